@@ -1,0 +1,41 @@
+"""Backends behind one protocol; ``make_backend`` picks one from the settings."""
+
+from __future__ import annotations
+
+from app.backends.base import Backend
+from app.core.config import Settings
+
+
+def make_backend(settings: Settings) -> Backend:
+    if settings.backend == "fake":
+        from app.backends.fake import FakeBackend
+
+        return FakeBackend()
+    if settings.backend == "llamacpp":
+        from app.artifacts import resolve
+        from app.backends.llamacpp import LlamaCppBackend
+
+        if settings.model_path is not None:
+            model_path, lora_path = settings.model_path, settings.lora_path
+            name, fmt, base = settings.model_name or settings.model_path.stem, "gguf", None
+        else:
+            served = resolve(settings.model_manifest)
+            model_path, lora_path = served.model_path, settings.lora_path or served.lora_path
+            name, fmt, base = settings.model_name or served.name, served.format, served.base
+        return LlamaCppBackend(
+            model_path,
+            lora_path,
+            model_name=name,
+            fmt=fmt,
+            base=base,
+            threads=settings.threads,
+            max_batch=settings.max_batch,
+            batch_tokens=settings.batch_tokens,
+            cache_mb=settings.cache_mb,
+            max_catalog_tokens=settings.max_catalog_tokens,
+            max_query_tokens=settings.max_query_tokens,
+            max_quantity=settings.max_quantity,
+            queue_size=settings.queue_size,
+            warmup=settings.warmup,
+        )
+    raise ValueError(f"backend {settings.backend!r} is not available in this build")

@@ -1,0 +1,488 @@
+"""GGUF on CPU through llama.cpp's C API, driven by one owner thread.
+
+A llama.cpp context is not thread-safe, so a single thread owns it. Requests arrive through a
+bounded queue (full queue: ``Overloaded``, a 429) and are decoded together: each active request
+is one llama.cpp sequence, and every model call carries the pending tokens of all of them, with
+logits only where a decision is due (continuous micro-batching).
+
+Catalog prefix cache: the ``Catalog: ...`` part of the prompt is evaluated once into a sequence
+of its own and kept in an LRU bounded in bytes of KV cache. A request copies that sequence
+(``llama_memory_seq_cp`` shares the cells, nothing is copied) and evaluates only its text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ctypes
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from app.backends.base import BackendError, InputTooLarge, ModelLoadError, Overloaded, Query, Result
+from app.core import metrics
+from app.core.prompt import catalog_prefix, query_suffix
+from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
+
+log = logging.getLogger("shopintent.llamacpp")
+
+ANSWER_MARGIN = 24  # KV cells an answer may feed beyond its longest product name (tokens)
+
+
+@llama_cpp.llama_log_callback
+def _llama_log(level: int, text: bytes, _user_data: Any) -> None:
+    # llama.cpp logs every tensor at load: errors are warnings for us, warnings only debug.
+    if level in (3, 4):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR (ggml.h numbering)
+        message = text.decode("utf-8", errors="replace").strip()
+        if message:
+            log.log(logging.WARNING if level == 4 else logging.DEBUG, "llama.cpp: %s", message)
+
+
+def _check_gguf(path: Path) -> None:
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} does not exist")
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise ModelLoadError(f"{path} is not a GGUF file (magic {magic!r})")
+
+
+@dataclass
+class _Prefix:
+    key: tuple[str, ...]
+    seq: int
+    n_tokens: int
+    products: Node
+    answer_cells: int
+    users: int = 0
+    evicted: bool = False
+
+
+@dataclass
+class _Job:
+    query: Query
+    future: concurrent.futures.Future[Result]
+    deadline: float
+    tokens: list[int] = field(default_factory=list)
+    prefix: _Prefix | None = None
+    seq: int = -1
+    pos: int = 0
+    pending: list[int] = field(default_factory=list)
+    decoder: AnswerDecoder | None = None
+    cells: int = 0
+
+
+class LlamaCppBackend:
+    name = "llamacpp"
+
+    def __init__(
+        self,
+        model_path: Path,
+        lora_path: Path | None = None,
+        *,
+        model_name: str = "",
+        fmt: str = "gguf",
+        base: str | None = None,
+        threads: int = 2,
+        max_batch: int = 16,
+        batch_tokens: int = 512,
+        cache_mb: int = 64,
+        cache_slots: int = 32,
+        max_catalog_tokens: int = 2048,
+        max_query_tokens: int = 256,
+        max_quantity: int = 999,
+        queue_size: int = 256,
+        warmup: bool = True,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.lora_path = Path(lora_path) if lora_path else None
+        self.model_name = model_name or self.model_path.stem
+        self.format = fmt
+        self.base = base
+        self.adapter = self.lora_path.name if self.lora_path else None
+        self.threads = threads
+        self.max_batch = max_batch
+        self.batch_tokens = batch_tokens
+        self.cache_mb = cache_mb
+        self.cache_slots = cache_slots
+        self.max_catalog_tokens = max_catalog_tokens
+        self.max_query_tokens = max_query_tokens
+        self.max_quantity = max_quantity
+        self.warmup = warmup
+        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=queue_size)
+        self._active: list[_Job] = []
+        self._deferred: list[_Job] = []
+        self._prefixes: OrderedDict[tuple[str, ...], _Prefix] = OrderedDict()
+        self._free_cache_seqs: list[int] = []
+        self._free_work_seqs: list[int] = []
+        self._kv_used = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._model: Any = None
+        self._ctx: Any = None
+        self._adapter: Any = None
+        self.load_seconds = 0.0
+        self.fault_injector: Any = None  # tests set a callable raising inside the owner thread
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        started = time.perf_counter()
+        _check_gguf(self.model_path)
+        if self.lora_path is not None:
+            _check_gguf(self.lora_path)
+        llama_cpp.llama_log_set(_llama_log, ctypes.c_void_p(0))
+        llama_cpp.llama_backend_init()
+        mparams = llama_cpp.llama_model_default_params()
+        mparams.n_gpu_layers = 0
+        self._model = llama_cpp.llama_model_load_from_file(str(self.model_path).encode(), mparams)
+        if not self._model:
+            raise ModelLoadError(f"llama.cpp could not load {self.model_path} (truncated or unsupported?)")
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        if self.lora_path is not None:
+            self._adapter = llama_cpp.llama_adapter_lora_init(self._model, str(self.lora_path).encode())
+            if not self._adapter:
+                raise ModelLoadError(f"llama.cpp could not load the LoRA adapter {self.lora_path}")
+
+        self.bytes_per_token = self._measure_kv_bytes_per_token()
+        self.cache_tokens = max(self.max_catalog_tokens, self.cache_mb * 2**20 // self.bytes_per_token)
+        self.n_ctx = self.cache_tokens + self.max_batch * (self.max_query_tokens + 256)
+        self._ctx = self._new_context(self.n_ctx, self.cache_slots + self.max_batch)
+        self._free_cache_seqs = list(range(self.cache_slots))
+        self._free_work_seqs = list(range(self.cache_slots, self.cache_slots + self.max_batch))
+        self._batch = llama_cpp.llama_batch_init(self.batch_tokens, 0, 1)
+        self.grammar = Grammar.build(self.tokenize, self.max_quantity)
+        self._thread = threading.Thread(target=self._run, name="llamacpp-owner", daemon=True)
+        self._thread.start()
+        if self.warmup:
+            for text in ("add 2 apples to my cart", "is the milk fresh?"):
+                self.classify_sync([Query(text, ("Apples", "Milk", "Bread"))], timeout_s=120)
+        self.load_seconds = time.perf_counter() - started
+        metrics.MODEL_LOAD_SECONDS.set(self.load_seconds)
+        log.info(
+            "model loaded",
+            extra={"model": str(self.model_path), "seconds": round(self.load_seconds, 2), "n_ctx": self.n_ctx},
+        )
+
+    def _new_context(self, n_ctx: int, n_seq: int) -> Any:
+        cparams = llama_cpp.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = self.batch_tokens
+        cparams.n_ubatch = self.batch_tokens
+        cparams.n_seq_max = n_seq
+        # llama.cpp keeps max(n_outputs, n_seq_max) logits rows of n_vocab floats (1 MB each on Gemma);
+        # the default (n_batch rows) would cost 512 MB.
+        cparams.n_outputs_max = n_seq
+        cparams.n_threads = self.threads
+        cparams.n_threads_batch = self.threads
+        cparams.swa_full = True  # sliding-window layers keep full KV, so prefixes can be shared
+        cparams.kv_unified = True  # one KV buffer for all sequences: seq_cp shares cells
+        cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED  # skips masked cells
+        cparams.no_perf = True
+        ctx = llama_cpp.llama_init_from_model(self._model, cparams)
+        if not ctx:
+            raise ModelLoadError(f"llama.cpp could not create a context of {n_ctx} tokens")
+        if self._adapter is not None:
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapter)
+            scales = (ctypes.c_float * 1)(1.0)
+            if llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales) != 0:
+                raise ModelLoadError("llama.cpp could not apply the LoRA adapter")
+        return ctx
+
+    def _measure_kv_bytes_per_token(self) -> int:
+        """KV bytes per cached token, measured on a throwaway context (layouts differ by model)."""
+        probe = self._new_context(256, 1)
+        try:
+            tokens = self.tokenize("Catalog:\n" + "Milk\n" * 40, add_bos=True)[:64]
+            array = (llama_cpp.llama_token * len(tokens))(*tokens)  # must outlive the decode
+            batch = llama_cpp.llama_batch_get_one(array, len(tokens))
+            if llama_cpp.llama_decode(probe, batch) != 0:
+                raise ModelLoadError("llama.cpp failed on the probe decode")
+            size = llama_cpp.llama_state_seq_get_size(probe, 0)
+            return max(1, int(size // len(tokens)))
+        finally:
+            llama_cpp.llama_free(probe)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self._ctx:
+            llama_cpp.llama_batch_free(self._batch)
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = None
+        if self._adapter:
+            llama_cpp.llama_adapter_lora_free(self._adapter)
+            self._adapter = None
+        if self._model:
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+
+    # -- public API ---------------------------------------------------------------------------
+    def tokenize(self, text: str, add_bos: bool = False) -> list[int]:
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        buffer = (llama_cpp.llama_token * capacity)()
+        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, False)
+        if n < 0:
+            capacity = -n
+            buffer = (llama_cpp.llama_token * capacity)()
+            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, False)
+        return list(buffer[:n])
+
+    def queue_depth(self) -> int:
+        return self._queue.qsize() + len(self._active) + len(self._deferred)
+
+    def submit(self, queries: list[Query], timeout_s: float) -> list[concurrent.futures.Future[Result]]:
+        if self._thread is None or not self._thread.is_alive():
+            raise BackendError("the model is not running")
+        if self._queue.qsize() + len(queries) > self._queue.maxsize:
+            metrics.REJECTED.labels("queue_full").inc()
+            raise Overloaded(f"queue full ({self._queue.maxsize} waiting)")
+        deadline = time.monotonic() + timeout_s
+        futures: list[concurrent.futures.Future[Result]] = []
+        for q in queries:
+            job = _Job(q, concurrent.futures.Future(), deadline)
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                for f in futures:
+                    f.cancel()
+                metrics.REJECTED.labels("queue_full").inc()
+                raise Overloaded(f"queue full ({self._queue.maxsize} waiting)") from None
+            futures.append(job.future)
+        metrics.QUEUE_DEPTH.set(self.queue_depth())
+        return futures
+
+    async def classify(self, queries: list[Query], timeout_s: float) -> list[Result]:
+        futures = self.submit(queries, timeout_s)
+        try:
+            return list(
+                await asyncio.wait_for(asyncio.gather(*(asyncio.wrap_future(f) for f in futures)), timeout_s)
+            )
+        except (asyncio.TimeoutError, TimeoutError):
+            for f in futures:
+                f.cancel()
+            raise TimeoutError(f"no answer within {timeout_s} s") from None
+
+    def classify_sync(self, queries: list[Query], timeout_s: float = 30.0) -> list[Result]:
+        futures = self.submit(queries, timeout_s)
+        return [f.result(timeout=timeout_s) for f in futures]
+
+    # -- the owner thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._admit()
+            if not self._active:
+                continue
+            try:
+                if self.fault_injector is not None:
+                    self.fault_injector()
+                self._step()
+            except Exception as exc:  # a failed decode must not take the service down
+                log.exception("decode failed; failing %d requests and resetting the context", len(self._active))
+                self._fail_all(BackendError(f"model failure: {exc}"))
+            metrics.QUEUE_DEPTH.set(self.queue_depth())
+        self._fail_all(BackendError("the model is shutting down"))
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            job.future.set_exception(BackendError("the model is shutting down"))
+
+    def _next_job(self) -> _Job | None:
+        if self._deferred:
+            return self._deferred.pop(0)
+        try:
+            if self._active:
+                return self._queue.get_nowait()
+            return self._queue.get(timeout=0.05)
+        except queue.Empty:
+            return None
+
+    def _admit(self) -> None:
+        while len(self._active) < self.max_batch:
+            job = self._next_job()
+            if job is None:
+                return
+            if not job.future.set_running_or_notify_cancel():
+                continue  # the client gave up (timeout) before we started
+            if time.monotonic() > job.deadline:
+                metrics.REJECTED.labels("deadline").inc()
+                job.future.set_exception(TimeoutError("deadline passed while queued"))
+                continue
+            try:
+                admitted = self._prepare(job)
+            except InputTooLarge as exc:
+                job.future.set_exception(exc)
+                continue
+            except Exception as exc:
+                log.exception("could not prepare a request")
+                job.future.set_exception(BackendError(f"model failure: {exc}"))
+                continue
+            if not admitted:
+                self._deferred.insert(0, job)  # wait for KV space; keep order
+                return
+
+    def _prepare(self, job: _Job) -> bool:
+        """Find or build the catalog prefix, reserve KV cells, start the decoder."""
+        query_tokens = self.tokenize(query_suffix(job.query.text))
+        if len(query_tokens) > self.max_query_tokens:  # keep the head and the tail (the cue)
+            half = self.max_query_tokens // 2
+            query_tokens = query_tokens[:half] + query_tokens[-(self.max_query_tokens - half) :]
+        prefix = self._prefixes.get(job.query.catalog)
+        if prefix is not None:
+            self._prefixes.move_to_end(job.query.catalog)
+            metrics.PREFIX_CACHE.labels("hit").inc()
+        cells = len(query_tokens) + (prefix.answer_cells if prefix else ANSWER_MARGIN)
+        if prefix is None:
+            prefix = self._build_prefix(job.query.catalog, reserve=cells)
+            if prefix is None:
+                return False
+            metrics.PREFIX_CACHE.labels("miss").inc()
+            cells = len(query_tokens) + prefix.answer_cells
+        if self._kv_used + cells > self.n_ctx or not self._free_work_seqs:
+            return False
+        job.tokens = query_tokens
+        job.prefix = prefix
+        job.cells = cells
+        prefix.users += 1
+        self._kv_used += cells
+        job.seq = self._free_work_seqs.pop()
+        memory = llama_cpp.llama_get_memory(self._ctx)
+        llama_cpp.llama_memory_seq_cp(memory, prefix.seq, job.seq, -1, -1)
+        job.pos = prefix.n_tokens
+        job.decoder = AnswerDecoder(self.grammar, prefix.products)
+        job.pending = list(query_tokens)
+        self._active.append(job)
+        return True
+
+    def _build_prefix(self, catalog: tuple[str, ...], reserve: int) -> _Prefix | None:
+        tokens = self.tokenize(catalog_prefix(list(catalog)), add_bos=True)
+        if len(tokens) > self.max_catalog_tokens:
+            raise InputTooLarge(
+                f"the catalog is {len(tokens)} tokens for this model; the limit is {self.max_catalog_tokens}"
+            )
+        products = build_product_trie(self.tokenize, catalog)
+        answer_cells = max(self._depth(products), 1) + 8 + ANSWER_MARGIN
+        # Make room: LRU eviction until the new prefix fits the cache budget and a slot is free.
+        cached = sum(p.n_tokens for p in self._prefixes.values())
+        while self._prefixes and (cached + len(tokens) > self.cache_tokens or not self._free_cache_seqs):
+            cached -= self._evict_oldest()
+        if self._kv_used + len(tokens) + reserve > self.n_ctx:
+            return None  # in-flight requests hold the cells; retry once they finish
+        seq = self._free_cache_seqs.pop()
+        for start in range(0, len(tokens), self.batch_tokens):
+            chunk = tokens[start : start + self.batch_tokens]
+            self._fill_batch([(tok, start + i, seq, False) for i, tok in enumerate(chunk)])
+            status = llama_cpp.llama_decode(self._ctx, self._batch)
+            if status != 0:
+                llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), seq, -1, -1)
+                self._free_cache_seqs.append(seq)
+                raise BackendError(f"llama_decode returned {status} while evaluating a catalog")
+        metrics.PROMPT_TOKENS.labels("catalog").inc(len(tokens))
+        prefix = _Prefix(catalog, seq, len(tokens), products, answer_cells)
+        self._prefixes[catalog] = prefix
+        self._kv_used += len(tokens)
+        return prefix
+
+    @staticmethod
+    def _depth(node: Node) -> int:
+        return 1 + max((LlamaCppBackend._depth(c) for c in node.children.values()), default=0)
+
+    def _evict_oldest(self) -> int:
+        _, prefix = self._prefixes.popitem(last=False)
+        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), prefix.seq, -1, -1)
+        self._free_cache_seqs.append(prefix.seq)
+        prefix.evicted = True
+        if prefix.users == 0:
+            self._kv_used -= prefix.n_tokens
+        return prefix.n_tokens
+
+    def _fill_batch(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        b = self._batch
+        for i, (token, pos, seq, logits) in enumerate(entries):
+            b.token[i] = token
+            b.pos[i] = pos
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = seq
+            b.logits[i] = logits
+        b.n_tokens = len(entries)
+
+    def _step(self) -> None:
+        """One model call over every active request's pending tokens."""
+        entries: list[tuple[int, int, int, bool]] = []
+        deciding: list[tuple[_Job, int]] = []
+        budget = self.batch_tokens
+        for job in self._active:
+            if budget <= 0:
+                break
+            take = job.pending[:budget]
+            last = len(take) == len(job.pending)
+            for i, tok in enumerate(take):
+                is_last = last and i == len(take) - 1
+                entries.append((tok, job.pos + i, job.seq, is_last))
+            if last:
+                deciding.append((job, len(entries) - 1))
+            job.pos += len(take)
+            job.pending = job.pending[len(take) :]
+            budget -= len(take)
+        self._fill_batch(entries)
+        status = llama_cpp.llama_decode(self._ctx, self._batch)
+        if status != 0:
+            raise BackendError(f"llama_decode returned {status}")
+        metrics.PROMPT_TOKENS.labels("query").inc(len(entries))
+        metrics.BATCH_SIZE.observe(len(deciding))
+        for job, index in deciding:
+            decoder = job.decoder
+            assert decoder is not None
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, index), shape=(self.n_vocab,))
+            decoder.choose(logits)
+            if decoder.done:
+                self._finish(job)
+            else:
+                job.pending, decoder.pending = decoder.pending, []
+
+    def _release(self, job: _Job) -> None:
+        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), job.seq, -1, -1)
+        self._free_work_seqs.append(job.seq)
+        self._kv_used -= job.cells
+        prefix = job.prefix
+        if prefix is not None:
+            prefix.users -= 1
+            if prefix.evicted and prefix.users == 0:
+                self._kv_used -= prefix.n_tokens
+        self._active.remove(job)
+
+    def _finish(self, job: _Job) -> None:
+        assert job.decoder is not None and job.decoder.answer is not None
+        answer = job.decoder.answer
+        self._release(job)
+        if not job.future.done():
+            job.future.set_result(Result(answer.intent, answer.product, answer.quantity, answer.confidence))
+
+    def _fail_all(self, error: Exception) -> None:
+        for job in list(self._active):
+            self._active.remove(job)
+            if not job.future.done():
+                job.future.set_exception(error)
+        for job in self._deferred:
+            if not job.future.done():
+                job.future.set_exception(error)
+        self._deferred.clear()
+        if self._ctx:
+            # Start clean: drop every sequence and the prefix cache.
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
+            self._prefixes.clear()
+            self._free_cache_seqs = list(range(self.cache_slots))
+            self._free_work_seqs = list(range(self.cache_slots, self.cache_slots + self.max_batch))
+            self._kv_used = 0

@@ -1,0 +1,73 @@
+"""Service settings: one class, read from ``SHOPINTENT_*`` environment variables, checked at start."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Backend = Literal["llamacpp", "hf", "vllm", "fake"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPINTENT_", env_file=".env", extra="ignore")
+
+    # -- the model -----------------------------------------------------------------------
+    backend: Backend = "llamacpp"
+    model_manifest: Path = Field(
+        default=Path("artifacts/gemma3-270m-cart/manifest.json"),
+        description="Manifest of the shipped fine-tuned model (base + LoRA adapter, checksums).",
+    )
+    model_path: Path | None = Field(default=None, description="A GGUF file to serve instead of the manifest's base.")
+    lora_path: Path | None = Field(default=None, description="A GGUF LoRA adapter applied at load time.")
+    model_name: str | None = Field(default=None, description="Name reported in responses; defaults to the manifest's.")
+    hf_model: str | None = Field(default=None, description="hf backend: HF model id or directory (merged or base).")
+    hf_adapter: Path | None = Field(default=None, description="hf backend: a PEFT adapter directory.")
+    hf_dtype: Literal["float32", "bfloat16", "float16", "auto"] = "auto"
+    vllm_url: str | None = Field(default=None, description="vllm backend: base URL of an OpenAI-compatible server.")
+
+    # -- the engine ----------------------------------------------------------------------
+    threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1, le=256)
+    max_batch: int = Field(default=16, ge=1, le=128, description="Requests decoded together in one step.")
+    batch_tokens: int = Field(default=512, ge=32, le=8192, description="Tokens per llama.cpp decode call.")
+    cache_mb: int = Field(default=96, ge=1, le=16384, description="Prefix (catalog) KV cache bound, in MB.")
+    max_catalog_tokens: int = Field(default=2048, ge=64, le=32768)
+    max_query_tokens: int = Field(default=384, ge=16, le=4096, description="Longer texts keep head and tail.")
+    max_quantity: int = Field(default=999, ge=1, le=99999)
+
+    # -- the service ---------------------------------------------------------------------
+    host: str = "0.0.0.0"
+    port: int = Field(default=8000, ge=1, le=65535)
+    queue_size: int = Field(default=256, ge=1, le=100000, description="Waiting requests; more get 429.")
+    request_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    retry_after_s: int = Field(default=1, ge=1, le=3600)
+    max_text_chars: int = Field(default=2000, ge=1, le=100000)
+    max_catalog_items: int = Field(default=200, ge=1, le=10000)
+    max_item_chars: int = Field(default=200, ge=1, le=10000)
+    max_batch_items: int = Field(default=64, ge=1, le=1024)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    warmup: bool = True
+
+    @field_validator("model_path", "lora_path", "hf_adapter")
+    @classmethod
+    def _must_exist(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file() and not value.is_dir():
+            raise ValueError(f"{value} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> Settings:
+        if self.backend == "vllm" and not self.vllm_url:
+            raise ValueError("backend 'vllm' needs SHOPINTENT_VLLM_URL")
+        if self.backend == "hf" and not self.hf_model:
+            raise ValueError("backend 'hf' needs SHOPINTENT_HF_MODEL")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

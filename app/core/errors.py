@@ -1,0 +1,81 @@
+"""One error envelope for every failure: ``{"error": {"code", "message", "details", "request_id"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.backends.base import BackendError, InputTooLarge, Overloaded
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str,
+    details: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _clean_details(errors: list[Any]) -> list[dict[str, Any]]:
+    """Pydantic's errors, minus the raw input: it may be megabytes, or private text."""
+    details = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        details.append({"field": ".".join(loc), "message": message, "type": err.get("type", "value_error")})
+    return details
+
+
+def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _clean_details(list(exc.errors()))
+        first = details[0] if details else {"field": "body", "message": "invalid request"}
+        message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+        return error_response(request, 422, "invalid_request", message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+        return error_response(request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc.status, exc.code, exc.message, headers=exc.headers)
+
+    @app.exception_handler(Overloaded)
+    async def _overloaded(request: Request, exc: Overloaded) -> JSONResponse:
+        return error_response(request, 429, "overloaded", f"server busy: {exc}; retry later",
+                              headers={"Retry-After": str(retry_after_s)})
+
+    @app.exception_handler(InputTooLarge)
+    async def _too_large(request: Request, exc: InputTooLarge) -> JSONResponse:
+        return error_response(request, 422, "input_too_large", str(exc))
+
+    @app.exception_handler(TimeoutError)
+    async def _timeout(request: Request, exc: TimeoutError) -> JSONResponse:
+        return error_response(request, 504, "timeout", str(exc) or "the model did not answer in time")
+
+    @app.exception_handler(BackendError)
+    async def _backend(request: Request, exc: BackendError) -> JSONResponse:
+        return error_response(request, 503, "backend_unavailable", str(exc),
+                              headers={"Retry-After": str(retry_after_s)})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(request, 500, "internal_error", "unexpected error; see the server log")

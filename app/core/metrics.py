@@ -1,0 +1,27 @@
+"""Prometheus metrics. Names are prefixed ``shopintent_``; durations are in seconds (Prometheus
+convention) with buckets chosen in milliseconds, from 5 ms to 10 s."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+
+REQUEST_DURATION = Histogram(
+    "shopintent_request_duration_seconds",
+    "HTTP request duration, by endpoint and status code.",
+    ["endpoint", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+QUEUE_DEPTH = Gauge("shopintent_queue_depth", "Requests waiting for or in decoding.")
+BATCH_SIZE = Histogram(
+    "shopintent_batch_size", "Requests decoded together per model call.", buckets=(1, 2, 4, 8, 16, 32, 64, 128)
+)
+PREFIX_CACHE = Counter("shopintent_prefix_cache_total", "Catalog prefix cache lookups.", ["result"])
+PROMPT_TOKENS = Counter("shopintent_prompt_tokens_total", "Tokens evaluated by the model.", ["kind"])
+MODEL_LOAD_SECONDS = Gauge("shopintent_model_load_seconds", "Time to load and warm the model.")
+PREDICTIONS = Counter("shopintent_predictions_total", "Predictions by intent and language.", ["intent", "language"])
+INVALID_OUTPUTS = Counter(
+    "shopintent_invalid_outputs_total", "Backend outputs that broke the contract (must stay 0).", ["backend"]
+)
+REJECTED = Counter("shopintent_rejected_total", "Requests refused before decoding.", ["reason"])

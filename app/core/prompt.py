@@ -1,0 +1,73 @@
+"""The prompt and answer format shared by training and serving.
+
+The prompt is the study's (``Catalog:\\n<one product per line>\\n\\nUser:\\n<request>``) split in two
+so the catalog part can be cached: ``catalog_prefix`` ends right before the shopper's text.
+Our compact answer is a few short pieces instead of the study's JSON, so serving decodes three
+to five tokens, most of them forced by the catalog:
+
+    " add" " 2" " Pillow (50x70cm)" "\\n"     (intent, quantity, exact catalog entry, end)
+    " remove" " 1" " -" "\\n"                 (a product that is not in the catalog)
+    " other" "\\n"
+
+Each piece is tokenized on its own (no BOS), by training and by the server alike, so the model is
+trained on exactly the token sequences the constrained decoder allows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+INTENT_WORDS = {"add_to_cart": " add", "remove_from_cart": " remove", "other": " other"}
+WORD_TO_INTENT = {word: intent for intent, word in INTENT_WORDS.items()}
+NO_PRODUCT = " -"
+END = "\n"
+ANSWER_CUE = "\nAnswer:"
+PAPER_ACTIONS = {"add_to_cart": "add", "remove_from_cart": "remove"}
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean_text(text: str) -> str:
+    """One line of printable text: control characters and newlines become spaces.
+
+    The shopper's text cannot then fake a new ``Answer:`` line or a catalog entry.
+    """
+    chars = (" " if unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"} else c for c in text)
+    return _WHITESPACE.sub(" ", "".join(chars)).strip()
+
+
+def catalog_prefix(catalog: list[str]) -> str:
+    return "Catalog:\n" + "\n".join(catalog) + "\n\nUser:\n"
+
+
+def query_suffix(text: str) -> str:
+    return clean_text(text) + ANSWER_CUE
+
+
+def quantity_piece(quantity: int) -> str:
+    return f" {quantity}"
+
+
+def product_piece(product: str | None) -> str:
+    return NO_PRODUCT if product is None else f" {product}"
+
+
+def answer_pieces(intent: str, product: str | None, quantity: int | None) -> list[str]:
+    if intent == "other":
+        return [INTENT_WORDS["other"], END]
+    if quantity is None:
+        raise ValueError("add/remove answers need a quantity")
+    return [INTENT_WORDS[intent], quantity_piece(quantity), product_piece(product), END]
+
+
+# -- the study's exact format, for the 1:1 comparison ----------------------------------------
+def paper_prompt(catalog: list[str], text: str) -> str:
+    return "Catalog:\n" + "\n".join(catalog) + "\n\nUser:\n" + text
+
+
+def paper_completion(intent: str, product: str | None, quantity: int | None) -> str:
+    """``{"action": "add"|"remove", "product": ..., "quantity": N}``; "other" rows get action "other"."""
+    action = PAPER_ACTIONS.get(intent, "other")
+    return json.dumps({"action": action, "product": product, "quantity": quantity}, ensure_ascii=False)

@@ -1,0 +1,161 @@
+"""Constrained decoding of the compact answer over token tries.
+
+The answer is ``intent [quantity product]``: each part is a trie of token sequences (the three
+intent words; the quantities 1..N; this catalog's entries plus "not in catalog", each followed by
+the end token). The decoder walks the three tries in turn. Where only one token can follow it is
+forced: queued for the next model call, never sampled. Where several can, the caller hands over
+the model's logits and the decoder keeps the best allowed token, so every answer is valid by
+construction. Decisions are made only where the tries branch: about three per add/remove answer
+and one for "other".
+
+Several cursors can be alive at once (a quantity that may go on with another digit, or stop and
+let the product begin), so the walk is a small NFA rather than a single pointer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.prompt import END, INTENT_WORDS, product_piece, quantity_piece
+
+Tokenize = Callable[[str], list[int]]
+
+
+@dataclass
+class Node:
+    children: dict[int, Node] = field(default_factory=dict)
+    value: Any = None
+    terminal: bool = False
+
+
+def build_trie(entries: Sequence[tuple[list[int], Any]]) -> Node:
+    root = Node()
+    for tokens, value in entries:
+        if not tokens:
+            raise ValueError(f"empty token sequence for {value!r}")
+        node = root
+        for token in tokens:
+            node = node.children.setdefault(token, Node())
+        if not node.terminal:  # the first entry wins a tie
+            node.terminal, node.value = True, value
+    return root
+
+
+@dataclass(frozen=True)
+class Grammar:
+    intents: Node
+    quantities: Node
+
+    @classmethod
+    def build(cls, tokenize: Tokenize, max_quantity: int) -> Grammar:
+        intents = build_trie([(tokenize(word), intent) for intent, word in INTENT_WORDS.items()])
+        quantities = build_trie([(tokenize(quantity_piece(n)), n) for n in range(1, max_quantity + 1)])
+        return cls(intents, quantities)
+
+
+def build_product_trie(tokenize: Tokenize, catalog: Sequence[str]) -> Node:
+    end = tokenize(END)
+    # "Not in catalog" goes first so it wins a tie with an entry spelled like it (a product named
+    # "-"): an unlisted product must never become an action on the wrong one.
+    entries: list[tuple[list[int], Any]] = [(tokenize(product_piece(None)) + end, None)]
+    entries += [(tokenize(product_piece(p)) + end, p) for p in catalog]
+    return build_trie(entries)
+
+
+@dataclass(frozen=True)
+class Answer:
+    intent: str
+    product: str | None
+    quantity: int | None
+    confidence: float
+    decisions: int
+
+
+@dataclass
+class _Cursor:
+    stage: str  # "intent" | "quantity" | "product"
+    node: Node
+    intent: str | None = None
+    quantity: int | None = None
+
+
+class AnswerDecoder:
+    """Drives one answer. Protocol: feed ``pending`` to the model, then call ``choose`` with the
+    logits of the last fed position (indexable by token id), until ``done``."""
+
+    def __init__(self, grammar: Grammar, products: Node) -> None:
+        self.grammar = grammar
+        self.products = products
+        self.pending: list[int] = []
+        self.log_prob = 0.0
+        self.decisions = 0
+        self.answer: Answer | None = None
+        self._cursors = [_Cursor("intent", grammar.intents)]
+        self._advance()
+
+    @property
+    def done(self) -> bool:
+        return self.answer is not None
+
+    def allowed(self) -> list[int]:
+        return sorted({t for c in self._cursors for t in c.node.children})
+
+    def choose(self, logits: Any) -> None:
+        allowed = self.allowed()
+        scores = [float(logits[t]) for t in allowed]
+        best = max(range(len(allowed)), key=scores.__getitem__)
+        top = scores[best]
+        self.log_prob += -math.log(sum(math.exp(s - top) for s in scores))  # log softmax of the best
+        self.decisions += 1
+        self._take(allowed[best])
+        self._advance()
+
+    # -- internals --------------------------------------------------------------------------
+    def _take(self, token: int) -> None:
+        self.pending.append(token)
+        self._cursors = [
+            _Cursor(c.stage, c.node.children[token], c.intent, c.quantity) for c in self._cursors if token in c.node.children
+        ]
+
+    def _expand(self) -> tuple[list[_Cursor], list[Answer]]:
+        """Follow terminals into the next stage; collect finished answers."""
+        live: list[_Cursor] = []
+        finished: list[Answer] = []
+        stack = list(self._cursors)
+        while stack:
+            c = stack.pop()
+            if c.node.children:
+                live.append(c)
+            if not c.node.terminal:
+                continue
+            if c.stage == "intent":
+                if c.node.value == "other":
+                    finished.append(self._answer("other", None, None))
+                else:
+                    stack.append(_Cursor("quantity", self.grammar.quantities, c.node.value))
+            elif c.stage == "quantity":
+                stack.append(_Cursor("product", self.products, c.intent, c.node.value))
+            else:
+                finished.append(self._answer(c.intent or "other", c.node.value, c.quantity))
+        return live, finished
+
+    def _answer(self, intent: str, product: str | None, quantity: int | None) -> Answer:
+        return Answer(intent, product, quantity, math.exp(self.log_prob), self.decisions)
+
+    def _advance(self) -> None:
+        while True:
+            live, finished = self._expand()
+            self._cursors = live
+            if finished and not live:
+                self.answer = finished[0]
+                self.pending = []
+                return
+            if not live:
+                raise RuntimeError("the grammar has no way forward")  # cannot happen with well-formed tries
+            allowed = self.allowed()
+            if len(allowed) > 1:
+                return
+            self._take(allowed[0])  # forced: no decision, no model call

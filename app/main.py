@@ -1,0 +1,96 @@
+"""The FastAPI application: ``create_app()`` wires settings, backend, routes and middleware."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.api.routes import classify, ops
+from app.backends import make_backend
+from app.backends.base import Backend
+from app.core import metrics
+from app.core.config import Settings, get_settings
+from app.core.errors import install_error_handlers
+
+log = logging.getLogger("shopintent")
+
+
+class RequestContext:
+    """Pure ASGI middleware: request id, body size limit, and the duration histogram."""
+
+    def __init__(self, app: Any, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode("latin-1")))
+            await send(message)
+
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            await _send_json(send_wrapper, 413, {"error": {"code": "payload_too_large", "request_id": request_id,
+                             "message": f"body over {self.max_body_bytes} bytes"}})
+        else:
+            await self.app(scope, receive, send_wrapper)
+        route = scope.get("route")
+        endpoint = getattr(route, "path", None) or "unmatched"
+        metrics.REQUEST_DURATION.labels(endpoint, str(status_holder["status"])).observe(time.perf_counter() - started)
+
+
+async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
+    import json
+
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ready = False
+        chosen = backend or make_backend(settings)
+        chosen.start()  # blocking on purpose: a broken model must stop start-up with an error
+        app.state.backend = chosen
+        app.state.ready = True
+        log.info("ready: %s (%s, %s backend)", chosen.model_name, chosen.format, chosen.name)
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            chosen.close()
+
+    app = FastAPI(
+        title="shopintent",
+        version="0.1.0",
+        summary="Multilingual cart intents for online shops: intent, exact catalog product and quantity.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(app, settings.retry_after_s)
+    app.include_router(classify.router)
+    app.include_router(ops.router)
+    metrics.QUEUE_DEPTH.set_function(lambda: float(getattr(getattr(app.state, "backend", None), "queue_depth", lambda: 0)()))
+    return app

@@ -1,0 +1,82 @@
+"""Shared fixtures: the real packaged model (base + shipped adapter) and API clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.backends.fake import FakeBackend
+from app.core.config import Settings, get_settings
+from app.main import create_app
+
+MANIFEST = Path(os.environ.get("SHOPINTENT_MODEL_MANIFEST", "artifacts/gemma3-270m-cart/manifest.json"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    for item in items:
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+@pytest.fixture(scope="session")
+def served_model():  # type: ignore[no-untyped-def]
+    from app.artifacts import resolve
+
+    return resolve(MANIFEST)
+
+
+@pytest.fixture(scope="session")
+def llama_backend(served_model):  # type: ignore[no-untyped-def]
+    """One real engine for the whole session (loading costs about a second)."""
+    from app.backends.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(
+        served_model.model_path, served_model.lora_path, model_name=served_model.name,
+        fmt=served_model.format, base=served_model.base, threads=2, queue_size=1024,
+    )
+    backend.start()
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def client(llama_backend) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(get_settings(), backend=_NoClose(llama_backend))) as c:
+        yield c
+
+
+class _NoClose:
+    """Lets several apps share the session's engine without closing it."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self._inner = inner
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._inner, name)
+
+    def start(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def fake_backend() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def fake_client(fake_backend: FakeBackend) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(backend="fake"), backend=fake_backend)) as c:
+        yield c

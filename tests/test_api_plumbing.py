@@ -1,0 +1,114 @@
+"""HTTP plumbing on the fake backend: validation, the error envelope, limits, overload, faults."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.backends.fake import FakeBackend
+
+CATALOG = ["Milk", "Bread", "Eggs (dozen)"]
+
+
+def assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    assert body["error"]["request_id"] == response.headers["x-request-id"]
+    return body["error"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"text": "   ", "catalog": CATALOG}, "empty"),
+        ({"text": "", "catalog": CATALOG}, "text"),
+        ({"text": "x" * 2001, "catalog": CATALOG}, "2001"),
+        ({"text": "add milk", "catalog": []}, "catalog"),
+        ({"text": "add milk", "catalog": [f"item {i}" for i in range(201)]}, "201"),
+        ({"text": "add milk", "catalog": ["Milk", "Milk"]}, "duplicates"),
+        ({"text": "add milk", "catalog": ["M" * 201]}, "201"),
+        ({"text": "add milk", "catalog": ["Milk\nBread"]}, "line break"),
+        ({"text": "add milk", "catalog": ["  "]}, "empty"),
+        ({"text": 5, "catalog": CATALOG}, "string"),
+        ({"text": "add milk", "catalog": "Milk"}, "list"),
+        ({"text": "add milk", "catalog": [1, 2]}, "string"),
+        ({"text": "add milk"}, "catalog"),
+        ({"catalog": CATALOG}, "text"),
+        ({"text": "add milk", "catalog": CATALOG, "language": "xx"}, "language"),
+        ({"text": "add milk", "catalog": CATALOG, "extra": 1}, "extra"),
+    ],
+)
+def test_bad_input_gets_422_with_a_clear_message(fake_client: TestClient, body: dict, fragment: str) -> None:  # type: ignore[type-arg]
+    error = assert_error(fake_client.post("/classify", json=body), 422, "invalid_request")
+    assert fragment.lower() in (error["message"] + str(error.get("details"))).lower()
+
+
+def test_malformed_json_and_wrong_content(fake_client: TestClient) -> None:
+    assert_error(fake_client.post("/classify", content=b'{"text": ', headers={"content-type": "application/json"}),
+                 422, "invalid_request")
+    assert_error(fake_client.post("/classify", content=b"not json", headers={"content-type": "text/plain"}),
+                 422, "invalid_request")
+    assert_error(fake_client.post("/classify", json=[1, 2]), 422, "invalid_request")
+
+
+def test_batch_limits_and_order(fake_client: TestClient) -> None:
+    items = [{"text": f"add {i} milk", "catalog": CATALOG} for i in range(1, 65)]
+    response = fake_client.post("/classify/batch", json={"items": items})
+    assert response.status_code == 200
+    assert [r["quantity"] for r in response.json()["results"]] == list(range(1, 65))
+    assert_error(fake_client.post("/classify/batch", json={"items": items + items[:1]}), 422, "invalid_request")
+    assert_error(fake_client.post("/classify/batch", json={"items": []}), 422, "invalid_request")
+    error = assert_error(fake_client.post("/classify/batch", json={"items": [items[0], {"text": " ", "catalog": CATALOG}]}),
+                         422, "invalid_request")
+    assert "items.1" in error["message"]
+
+
+def test_unknown_route_and_method(fake_client: TestClient) -> None:
+    assert_error(fake_client.get("/nope"), 404, "not_found")
+    assert_error(fake_client.get("/classify"), 405, "method_not_allowed")
+
+
+def test_body_size_limit(fake_client: TestClient) -> None:
+    big = b'{"text": "' + b"x" * 1_200_000 + b'", "catalog": ["Milk"]}'
+    assert_error(fake_client.post("/classify", content=big, headers={"content-type": "application/json"}),
+                 413, "payload_too_large")
+
+
+def test_overload_is_a_fast_429_with_retry_after(fake_client: TestClient, fake_backend: FakeBackend) -> None:
+    fake_backend.capacity = 0
+    response = fake_client.post("/classify", json={"text": "add milk", "catalog": CATALOG})
+    assert_error(response, 429, "overloaded")
+    assert int(response.headers["retry-after"]) >= 1
+
+
+def test_backend_failure_is_503_and_the_next_request_succeeds(fake_client: TestClient, fake_backend: FakeBackend) -> None:
+    fake_backend.fail_next = True
+    assert_error(fake_client.post("/classify", json={"text": "add milk", "catalog": CATALOG}), 503, "backend_unavailable")
+    assert fake_client.post("/classify", json={"text": "add milk", "catalog": CATALOG}).status_code == 200
+
+
+def test_deadline_gives_504(fake_backend: FakeBackend) -> None:
+    from app.core.config import Settings
+    from app.main import create_app
+
+    fake_backend.delay_s = 1.0
+    with TestClient(create_app(Settings(backend="fake", request_timeout_s=0.05), backend=fake_backend)) as c:
+        assert_error(c.post("/classify", json={"text": "add milk", "catalog": CATALOG}), 504, "timeout")
+
+
+def test_request_id_is_echoed(fake_client: TestClient) -> None:
+    response = fake_client.post("/classify", json={"text": "add milk", "catalog": CATALOG}, headers={"x-request-id": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+
+
+def test_ops_endpoints(fake_client: TestClient) -> None:
+    assert fake_client.get("/healthz").json() == {"status": "ok"}
+    assert fake_client.get("/readyz").json() == {"status": "ready"}
+    info = fake_client.get("/info").json()
+    assert info["backend"] == "fake" and set(info["languages"]) == {"en", "hr", "es", "de", "fr", "it"}
+    assert fake_client.get("/docs").status_code == 200
+    schema = fake_client.get("/openapi.json").json()
+    assert "/classify" in schema["paths"] and "/classify/batch" in schema["paths"]

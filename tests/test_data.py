@@ -1,0 +1,106 @@
+"""The dataset: deterministic, well-formed, consistent labels, all languages, no split leakage."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from training.data.generate import DataConfig, Row, generate
+from training.data.phrases import BANKS, is_held_out
+from training.data.products import LANGUAGES, PRODUCTS
+
+SIZES = {"train": 1200, "val": 120, "test": 600}
+
+
+@pytest.fixture(scope="module")
+def splits() -> dict[str, list[Row]]:
+    return generate(DataConfig(seed=7, sizes=SIZES))
+
+
+def test_deterministic_for_a_seed(splits: dict[str, list[Row]]) -> None:
+    assert generate(DataConfig(seed=7, sizes=SIZES)) == splits
+    assert generate(DataConfig(seed=8, sizes=SIZES))["train"] != splits["train"]
+
+
+def test_schema_and_label_consistency(splits: dict[str, list[Row]]) -> None:
+    for rows in splits.values():
+        for row in rows:
+            assert row.language in LANGUAGES
+            assert row.text.strip()
+            assert 3 <= len(row.catalog) <= 20
+            assert len(set(row.catalog)) == len(row.catalog)
+            assert row.intent in ("add_to_cart", "remove_from_cart", "other")
+            if row.intent == "other":
+                assert row.product is None and row.quantity is None
+            else:
+                assert row.product is None or row.product in row.catalog
+                assert isinstance(row.quantity, int) and row.quantity >= 1
+
+
+def test_every_language_and_intent_is_covered(splits: dict[str, list[Row]]) -> None:
+    for rows in splits.values():
+        assert set(Counter(r.language for r in rows)) == set(LANGUAGES)
+    test = splits["test"]
+    pairs = {(r.language, r.intent) for r in test}
+    assert len(pairs) == len(LANGUAGES) * 3
+
+
+def test_other_share_and_missing_products(splits: dict[str, list[Row]]) -> None:
+    train = splits["train"]
+    share = sum(r.intent == "other" for r in train) / len(train)
+    assert 0.15 <= share <= 0.25
+    assert any(r.intent != "other" and r.product is None for r in train)
+    # many "other" rows name a product of the catalog (rule 4)
+    named = [r for r in train if r.intent == "other" and any(p.lower() in r.text.lower() for p in r.catalog)]
+    assert named
+
+
+def test_no_identical_texts_across_splits(splits: dict[str, list[Row]]) -> None:
+    texts = {name: {r.text.casefold() for r in rows} for name, rows in splits.items()}
+    assert not texts["train"] & texts["test"]
+    assert not texts["train"] & texts["val"]
+    assert not texts["val"] & texts["test"]
+
+
+def _skeleton(template: str) -> str:
+    return re.sub(r"\{\w+\}", "", template).strip().casefold()
+
+
+def test_held_out_templates_never_reach_training() -> None:
+    for bank in BANKS.values():
+        for pool in (bank.add, bank.remove, bank.other):
+            held = [t for i, t in enumerate(pool) if is_held_out(i)]
+            kept = [t for i, t in enumerate(pool) if not is_held_out(i)]
+            assert held and kept
+            assert not set(held) & set(kept)
+
+
+def test_product_universe() -> None:
+    assert len(PRODUCTS) >= 150
+    assert len({p.name for p in PRODUCTS}) == len(PRODUCTS)
+    for product in PRODUCTS:
+        for language in LANGUAGES:
+            assert product.forms[language], (product.name, language)
+    # test forms are held out wherever a language has two or more
+    with_alternatives = [(p, lang) for p in PRODUCTS for lang in LANGUAGES if len(p.forms[lang]) > 1]
+    assert len(with_alternatives) > 0.9 * len(PRODUCTS) * len(LANGUAGES)
+    for product, language in with_alternatives:
+        assert not set(product.test_forms(language)) & set(product.train_forms(language))
+
+
+def test_paper_export_format(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from training.data.paper import export_paper
+
+    rows = generate(DataConfig(seed=1, sizes={"train": 30, "val": 5, "test": 5}))["test"]
+    out = export_paper(rows, tmp_path / "paper.jsonl")
+    import json
+
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records
+    for record, row in zip(records, [r for r in rows if r.intent != "other"], strict=True):
+        assert record["prompt"] == "Catalog:\n" + "\n".join(row.catalog) + "\n\nUser:\n" + row.text
+        completion = json.loads(record["completion"])
+        assert completion["action"] in ("add", "remove")
+        assert completion["product"] == row.product and completion["quantity"] == row.quantity

@@ -1,0 +1,99 @@
+"""The constrained decoder: whatever the logits, the answer obeys the contract."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.core.prompt import answer_pieces
+from app.decoding import AnswerDecoder, Grammar, build_product_trie
+
+
+class CharTokenizer:
+    """One token per character: the worst case for shared prefixes ("1" vs "12", "Lemon" vs "Lemonade")."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def __call__(self, text: str) -> list[int]:
+        return [self.ids.setdefault(c, len(self.ids)) for c in text]
+
+
+def decode(grammar: Grammar, catalog: list[str], tok: CharTokenizer, pick) -> AnswerDecoder:  # type: ignore[no-untyped-def]
+    decoder = AnswerDecoder(grammar, build_product_trie(tok, catalog))
+    fed: list[int] = []
+    while not decoder.done:
+        fed += decoder.pending
+        decoder.pending = []
+        decoder.choose(pick(decoder.allowed(), fed))
+    return decoder
+
+
+def logits_preferring(target: list[int]):  # type: ignore[no-untyped-def]
+    """Logits that follow a target token sequence (teacher forcing), else uniform."""
+
+    def pick(allowed: list[int], fed: list[int]) -> dict[int, float]:
+        nxt = target[len(fed)] if len(fed) < len(target) else None
+        return {t: (5.0 if t == nxt else 0.0) for t in allowed}
+
+    return pick
+
+
+def test_follows_the_model_to_every_kind_of_answer() -> None:
+    tok = CharTokenizer()
+    grammar = Grammar.build(tok, max_quantity=120)
+    catalog = ["Lemon", "Lemonade", "Lemon Juice (250ml)", "Milk"]
+    cases = [
+        ("add_to_cart", "Lemonade", 12),
+        ("add_to_cart", "Lemon", 1),
+        ("remove_from_cart", "Lemon Juice (250ml)", 100),
+        ("remove_from_cart", None, 3),
+        ("other", None, None),
+    ]
+    for intent, product, quantity in cases:
+        target = [t for piece in answer_pieces(intent, product, quantity) for t in tok(piece)]
+        decoder = decode(grammar, catalog, tok, logits_preferring(target))
+        assert decoder.answer is not None
+        assert (decoder.answer.intent, decoder.answer.product, decoder.answer.quantity) == (intent, product, quantity)
+        assert 0.0 < decoder.answer.confidence <= 1.0
+
+
+def test_not_in_catalog_wins_over_an_entry_spelled_like_it() -> None:
+    tok = CharTokenizer()
+    grammar = Grammar.build(tok, max_quantity=9)
+    target = [t for p in answer_pieces("add_to_cart", None, 1) for t in tok(p)]
+    decoder = decode(grammar, ["-", "Milk"], tok, logits_preferring(target))
+    assert decoder.answer is not None and decoder.answer.product is None
+
+
+def test_forced_tokens_need_no_decision() -> None:
+    tok = CharTokenizer()
+    grammar = Grammar.build(tok, max_quantity=9)
+    catalog = ["Pillow (50x70cm)", "Duvet"]
+    target = [t for p in answer_pieces("add_to_cart", "Pillow (50x70cm)", 2) for t in tok(p)]
+    decoder = decode(grammar, catalog, tok, logits_preferring(target))
+    # intent (a/r/o), digit, then the product's first letter; everything after "P" is forced
+    assert decoder.answer is not None and decoder.answer.decisions <= 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    catalog=st.lists(st.text(min_size=1, max_size=12).map(str.strip).filter(bool), min_size=1, max_size=15, unique=True),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_logits_give_a_valid_answer(catalog: list[str], seed: int) -> None:
+    tok = CharTokenizer()
+    grammar = Grammar.build(tok, max_quantity=50)
+    rng = random.Random(seed)
+    decoder = decode(grammar, catalog, tok, lambda allowed, fed: {t: rng.gauss(0, 3) for t in allowed})
+    answer = decoder.answer
+    assert answer is not None
+    if answer.intent == "other":
+        assert answer.product is None and answer.quantity is None
+    else:
+        assert answer.intent in ("add_to_cart", "remove_from_cart")
+        assert answer.product is None or answer.product in catalog
+        assert answer.quantity is not None and 1 <= answer.quantity <= 50
+    assert 0.0 <= answer.confidence <= 1.0

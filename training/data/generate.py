@@ -1,0 +1,278 @@
+"""Generate the multilingual cart-command dataset.
+
+    python -m training.data.generate --config training/configs/data.yaml
+
+Writes data/train.jsonl, data/val.jsonl, data/test.jsonl and data/CARD.md. Deterministic for a
+given seed. The test split draws only held-out templates and held-out product surface forms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.config import load_config
+from training.data.card import write_card
+from training.data.phrases import BANKS, EMOJI, Bank, is_held_out
+from training.data.products import LANGUAGES, PRODUCTS, Product, SurfaceForm
+
+INTENTS = ("add_to_cart", "remove_from_cart", "other")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class DataConfig:
+    seed: int = 13
+    out_dir: str = "data"
+    sizes: dict[str, int] = field(default_factory=lambda: {"train": 6000, "val": 600, "test": 1800})
+    languages: tuple[str, ...] = LANGUAGES
+    intent_weights: dict[str, float] = field(
+        default_factory=lambda: {"add_to_cart": 0.5, "remove_from_cart": 0.3, "other": 0.2}
+    )
+    catalog_min: int = 3
+    catalog_max: int = 20
+    p_missing_product: float = 0.08  # the requested product is not in the catalog
+    p_neighbours: float = 0.7  # add confusable products from the target's group
+    p_sized_name: float = 0.4  # catalog lists "Name (size)" instead of "Name"
+    p_english_form: float = 0.12  # code-switching: the English name inside another language
+    p_catalog_form: float = 0.05  # the shopper copies the catalog string
+    p_digits: float = 0.6  # quantity as digits rather than words
+    p_opener: float = 0.2
+    p_closer: float = 0.2
+    p_typo: float = 0.15
+    p_strip_diacritics: float = 0.15
+    p_emoji: float = 0.07
+    p_voice: float = 0.07
+    p_case: float = 0.15
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    language: str
+    text: str
+    catalog: list[str]
+    intent: str
+    product: str | None
+    quantity: int | None
+
+
+def strip_diacritics(text: str) -> str:
+    text = text.replace("đ", "d").replace("Đ", "D").replace("ß", "ss")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def add_typo(rng: random.Random, word: str) -> str:
+    """One keyboard slip: a swapped, dropped or doubled letter."""
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice(("swap", "drop", "double"))
+    if kind == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if kind == "drop":
+        return word[:i] + word[i + 1 :]
+    return word[:i] + word[i] + word[i:]
+
+
+class Generator:
+    def __init__(self, config: DataConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.by_group: dict[str, list[Product]] = {}
+        for product in PRODUCTS:
+            self.by_group.setdefault(product.group, []).append(product)
+        self.seen_texts: set[str] = set()
+
+    # -- catalog ---------------------------------------------------------------------------
+    def catalog_name(self, product: Product) -> str:
+        names = product.catalog_names()
+        if len(names) > 1 and self.rng.random() < self.config.p_sized_name:
+            return self.rng.choice(names[1:])
+        return names[0]
+
+    def make_catalog(self, target: Product, include_target: bool) -> tuple[list[str], dict[str, str]]:
+        size = self.rng.randint(self.config.catalog_min, self.config.catalog_max)
+        chosen: list[Product] = [target] if include_target else []
+        if self.rng.random() < self.config.p_neighbours:
+            neighbours = [p for p in self.by_group[target.group] if p is not target]
+            self.rng.shuffle(neighbours)
+            chosen += neighbours[: max(1, size // 3)]
+        pool = [p for p in PRODUCTS if p is not target and p not in chosen]
+        chosen += self.rng.sample(pool, max(0, size - len(chosen)))
+        chosen = chosen[:size]
+        if include_target and target not in chosen:
+            chosen[0] = target
+        self.rng.shuffle(chosen)
+        names = {p.name: self.catalog_name(p) for p in chosen}
+        return list(names.values()), names
+
+    # -- surface forms -----------------------------------------------------------------------
+    def surface(self, product: Product, language: str, split: str, quantity: int, catalog_name: str | None) -> str:
+        roll = self.rng.random()
+        if catalog_name and roll < self.config.p_catalog_form:
+            return catalog_name
+        if language != "en" and roll < self.config.p_catalog_form + self.config.p_english_form:
+            forms = product.train_forms("en") if split != "test" else product.test_forms("en")
+        else:
+            forms = product.train_forms(language) if split != "test" else product.test_forms(language)
+        form: SurfaceForm = self.rng.choice(forms)
+        return form.for_quantity(quantity)
+
+    def quantity_words(self, bank: Bank, quantity: int, before_product: bool) -> str:
+        if quantity > 20 or self.rng.random() < self.config.p_digits:
+            return str(quantity)
+        words = bank.numbers[quantity]
+        if not before_product:  # "a couple of" only reads well right before the product
+            words = tuple(w for w in words if len(w.split()) == 1) or (str(quantity),)
+        return self.rng.choice(words)
+
+    def draw_quantity(self) -> int:
+        roll = self.rng.random()
+        if roll < 0.3:
+            return 1
+        if roll < 0.75:
+            return self.rng.randint(2, 5)
+        if roll < 0.95:
+            return self.rng.randint(6, 20)
+        return self.rng.randint(21, 100)
+
+    # -- rows ------------------------------------------------------------------------------
+    def templates(self, bank: Bank, intent: str, split: str) -> list[str]:
+        pool = {"add_to_cart": bank.add, "remove_from_cart": bank.remove, "other": bank.other}[intent]
+        held = split == "test"
+        return [t for i, t in enumerate(pool) if is_held_out(i) == held]
+
+    def fill(self, template: str, language: str, split: str, target: Product, catalog: dict[str, str],
+             quantity: int) -> str:
+        bank = BANKS[language]
+        slots: dict[str, str] = {"cart": self.rng.choice(bank.carts)}
+        if "{n2}" in template:
+            wrong = quantity
+            while wrong == quantity:
+                wrong = self.rng.randint(1, 9)
+            slots["n2"] = self.quantity_words(bank, wrong, "{n2} {p}" in template)
+        if "{n}" in template:
+            slots["n"] = self.quantity_words(bank, quantity, "{n} {p}" in template)
+        slots["d"] = str(quantity)
+        product_quantity = quantity if ("{n}" in template or "{d}" in template) else 1
+        if "{p}" in template and product_quantity == 1 and ("how many" in template or "koliko" in template):
+            product_quantity = 2
+        slots["p"] = self.surface(target, language, split, product_quantity, catalog.get(target.name))
+        if self.rng.random() < self.config.p_typo:
+            words = slots["p"].split(" ")
+            j = self.rng.randrange(len(words))
+            words[j] = add_typo(self.rng, words[j])
+            slots["p"] = " ".join(words)
+        if "{p2}" in template:
+            others = [p for p in PRODUCTS if p.name in catalog and p is not target]
+            if not others or self.rng.random() < 0.4:
+                others = [p for p in PRODUCTS if p is not target]
+            distractor = self.rng.choice(others)
+            slots["p2"] = self.surface(distractor, language, split, 1, None)
+        return template.format(**slots)
+
+    def noise(self, text: str, language: str) -> str:
+        bank, cfg, rng = BANKS[language], self.config, self.rng
+        if rng.random() < cfg.p_opener:
+            text = f"{rng.choice(bank.openers)} {text}"
+        if rng.random() < cfg.p_closer:
+            text = f"{text} {rng.choice(bank.closers)}"
+        if rng.random() < cfg.p_voice:
+            words = re.sub(r"[?!.,;:¿¡]", "", text).split()
+            words.insert(rng.randrange(len(words) + 1), rng.choice(bank.fillers))
+            text = " ".join(words)
+        if language != "en" and rng.random() < cfg.p_strip_diacritics:
+            text = strip_diacritics(text)
+        roll = rng.random()
+        if roll < cfg.p_case / 3:
+            text = text.upper()
+        elif roll < cfg.p_case:
+            text = text[:1].upper() + text[1:]
+        if rng.random() < cfg.p_emoji:
+            text = f"{text} {rng.choice(EMOJI)}"
+        return text
+
+    def row(self, split: str, index: int) -> Row:
+        cfg, rng = self.config, self.rng
+        language = cfg.languages[index % len(cfg.languages)]
+        intent = rng.choices(list(cfg.intent_weights), weights=list(cfg.intent_weights.values()))[0]
+        target = rng.choice(PRODUCTS)
+        missing = intent != "other" and rng.random() < cfg.p_missing_product
+        include_target = not missing and (intent != "other" or rng.random() < 0.7)
+        catalog_list, catalog = self.make_catalog(target, include_target)
+        quantity = self.draw_quantity()
+        template = rng.choice(self.templates(BANKS[language], intent, split))
+        if "{n}" not in template and "{d}" not in template:
+            quantity = 1
+        text = self.noise(self.fill(template, language, split, target, catalog, quantity), language)
+        return Row(
+            id=f"{split}-{index:05d}",
+            language=language,
+            text=text,
+            catalog=catalog_list,
+            intent=intent,
+            product=None if intent == "other" or missing else catalog[target.name],
+            quantity=None if intent == "other" else quantity,
+        )
+
+    def split(self, name: str) -> Iterator[Row]:
+        for index in range(self.config.sizes[name]):
+            for _attempt in range(50):
+                row = self.row(name, index)
+                key = row.text.casefold()
+                if key not in self.seen_texts:
+                    self.seen_texts.add(key)
+                    yield row
+                    break
+            else:
+                raise RuntimeError(f"could not draw a fresh text for {name} row {index}")
+
+
+def generate(config: DataConfig) -> dict[str, list[Row]]:
+    generator = Generator(config)
+    # Test first: its held-out texts claim their strings before train can collide with them.
+    order = ("test", "val", "train")
+    splits = {name: list(generator.split(name)) for name in order}
+    return {name: splits[name] for name in SPLITS}
+
+
+def write_jsonl(path: Path, rows: list[Row]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    with Path(path).open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="training/configs/data.yaml")
+    parser.add_argument("--out-dir", help="override the config's out_dir")
+    args = parser.parse_args(argv)
+    config = load_config(DataConfig, args.config)
+    if args.out_dir:
+        config.out_dir = args.out_dir
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    splits = generate(config)
+    for name, rows in splits.items():
+        write_jsonl(out / f"{name}.jsonl", rows)
+    write_card(out / "CARD.md", splits, config)
+    counts = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
+    print(f"wrote {out}/{{train,val,test}}.jsonl ({counts}) and {out}/CARD.md")
+
+
+if __name__ == "__main__":
+    main()

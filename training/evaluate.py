@@ -1,0 +1,125 @@
+"""Evaluate served artifacts on the test split: accuracy, validity, false actions, calibration.
+
+    python -m training.evaluate --manifest artifacts/gemma3-270m-cart/manifest.json
+    python -m training.evaluate --manifest ... --variant q8_0=runs/gemma3-270m/gguf/merged-q8_0.gguf \
+        --variant q4_k_m=runs/gemma3-270m/gguf/merged-q4_k_m.gguf
+
+Writes reports/eval.json and reports/eval.md. The first model is the one served by default (the
+PyPI Q4_K_M base with the shipped LoRA adapter); each ``--variant name=model.gguf[+adapter.gguf]``
+adds a row to the per-format table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from app.artifacts import resolve
+from app.backends.base import Query
+from app.backends.llamacpp import LlamaCppBackend
+from training.data.generate import read_jsonl
+from training.metrics import compute
+
+
+def predict(model_path: Path, lora_path: Path | None, rows: list[dict[str, Any]], threads: int = 2,
+            desc: str = "eval") -> tuple[list[dict[str, Any]], float]:
+    backend = LlamaCppBackend(model_path, lora_path, threads=threads, queue_size=len(rows) + 1, warmup=False)
+    backend.start()
+    try:
+        started = time.perf_counter()
+        futures = backend.submit([Query(r["text"], tuple(r["catalog"])) for r in rows], timeout_s=3600)
+        preds = []
+        for future in tqdm(futures, desc=desc, unit="row"):
+            result = future.result()
+            preds.append({"intent": result.intent, "product": result.product, "quantity": result.quantity,
+                          "confidence": result.confidence})
+        return preds, time.perf_counter() - started
+    finally:
+        backend.close()
+
+
+def markdown(report: dict[str, Any]) -> str:
+    main = report["models"][0]
+    m = main["metrics"]
+    lines = [
+        "# Evaluation report", "",
+        f"Split `{report['split']}` ({m['n']} rows, held-out templates and product forms). "
+        f"Command: `{report['command']}`.", "",
+        f"## {main['name']}", "",
+        "| metric | value |", "|---|---|",
+        f"| exact match | {m['exact_match']:.4f} |",
+        f"| exact match, add/remove only (the study's measure) | {m['paper_exact_match_add_remove']:.4f} |",
+        f"| invalid outputs | {m['invalid_output_rate']:.4f} |",
+        f"| false actions on `other` | {m['false_action_rate_on_other']:.4f} |",
+        f"| expected calibration error | {m['ece']:.4f} |",
+        f"| mean confidence | {m['mean_confidence']:.4f} |",
+        "", "### By language", "", "| language | exact match |", "|---|---|",
+        *(f"| {k} | {v:.4f} |" for k, v in m["exact_match_by_language"].items()),
+        "", "### By intent", "", "| intent | exact match |", "|---|---|",
+        *(f"| {k} | {v:.4f} |" for k, v in m["exact_match_by_intent"].items()),
+        "", "### Per field", "", "| field | accuracy |", "|---|---|",
+        *(f"| {k} | {v:.4f} |" for k, v in m["field_accuracy"].items()),
+        "", "### Confusion (gold -> predicted intent)", "", "| pair | count |", "|---|---|",
+        *(f"| {k} | {v} |" for k, v in m["confusion"].items()),
+        "", "## Accuracy per format", "",
+        "| format | exact match | add/remove (study) | invalid | false actions | ECE | rows/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model in report["models"]:
+        mm = model["metrics"]
+        lines.append(
+            f"| {model['name']} | {mm['exact_match']:.4f} | {mm['paper_exact_match_add_remove']:.4f} | "
+            f"{mm['invalid_output_rate']:.4f} | {mm['false_action_rate_on_other']:.4f} | {mm['ece']:.4f} | "
+            f"{model['rows_per_s']:.1f} |"
+        )
+    for extra in report.get("extra_rows", []):
+        lines.append(extra)
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--manifest", default="artifacts/gemma3-270m-cart/manifest.json")
+    parser.add_argument("--split", default="data/test.jsonl")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N rows")
+    parser.add_argument("--variant", action="append", default=[], help="name=model.gguf[+adapter.gguf]")
+    parser.add_argument("--out", default="reports/eval")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    rows = read_jsonl(args.split)[: args.limit]
+    served = resolve(Path(args.manifest))
+    models = [(f"{served.format} (served)", served.model_path, served.lora_path)]
+    for spec in args.variant:
+        name, _, paths = spec.partition("=")
+        model, _, adapter = paths.partition("+")
+        models.append((name, Path(model), Path(adapter) if adapter else None))
+
+    report: dict[str, Any] = {"split": args.split, "command": "python -m training.evaluate " + " ".join(argv or []),
+                              "models": []}
+    for name, model_path, lora_path in models:
+        preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=name)
+        metrics = compute(rows, preds)
+        report["models"].append({"name": name, "model": str(model_path), "adapter": str(lora_path) if lora_path else None,
+                                 "metrics": metrics, "rows_per_s": len(rows) / seconds})
+        print(f"{name}: exact {metrics['exact_match']:.4f}, invalid {metrics['invalid_output_rate']:.4f}, "
+              f"false actions {metrics['false_action_rate_on_other']:.4f}, {len(rows) / seconds:.1f} rows/s")
+        if name.endswith("(served)"):
+            errors = [{"row": r, "pred": p} for r, p in zip(rows, preds, strict=True)
+                      if (r["intent"], r["product"], r["quantity"]) != (p["intent"], p["product"], p["quantity"])]
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out + "-errors.jsonl").write_text(
+                "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors), encoding="utf-8")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out + ".json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    Path(args.out + ".md").write_text(markdown(report), encoding="utf-8")
+    print(f"wrote {args.out}.json and {args.out}.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Evaluation metrics over gold rows and predictions (plain dicts, no model needed)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+INTENTS = ("add_to_cart", "remove_from_cart", "other")
+
+
+def is_valid(pred: dict[str, Any], catalog: Sequence[str]) -> bool:
+    intent = pred.get("intent")
+    if intent == "other":
+        return pred.get("product") is None and pred.get("quantity") is None
+    if intent not in ("add_to_cart", "remove_from_cart"):
+        return False
+    product, quantity = pred.get("product"), pred.get("quantity")
+    return (product is None or product in catalog) and isinstance(quantity, int) and quantity >= 1
+
+
+def exact(gold: dict[str, Any], pred: dict[str, Any]) -> bool:
+    return all(gold[k] == pred.get(k) for k in ("intent", "product", "quantity"))
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """Weighted mean |accuracy - confidence| over equal-width confidence bins."""
+    if not confidences:
+        return 0.0
+    totals: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for conf, ok in zip(confidences, correct, strict=True):
+        b = min(bins - 1, int(conf * bins))
+        totals[b][0] += 1
+        totals[b][1] += conf
+        totals[b][2] += float(ok)
+    n = len(confidences)
+    return sum(abs(acc - conf) for count, conf, acc in totals.values()) / n if n else 0.0
+
+
+def _rate(hits: int, total: int) -> float:
+    return round(hits / total, 4) if total else 0.0
+
+
+def compute(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    if len(rows) != len(preds):
+        raise ValueError(f"{len(rows)} rows but {len(preds)} predictions")
+    n = len(rows)
+    ok = [exact(g, p) for g, p in zip(rows, preds, strict=True)]
+    valid = [is_valid(p, g["catalog"]) for g, p in zip(rows, preds, strict=True)]
+    by_language: dict[str, list[bool]] = defaultdict(list)
+    by_intent: dict[str, list[bool]] = defaultdict(list)
+    for g, hit in zip(rows, ok, strict=True):
+        by_language[g["language"]].append(hit)
+        by_intent[g["intent"]].append(hit)
+    other = [(g, p) for g, p in zip(rows, preds, strict=True) if g["intent"] == "other"]
+    actions = [(g, p, hit) for g, p, hit in zip(rows, preds, ok, strict=True) if g["intent"] != "other"]
+    confusion = Counter((g["intent"], p.get("intent")) for g, p in zip(rows, preds, strict=True))
+    confidences = [float(p.get("confidence", 0.0)) for p in preds]
+    return {
+        "n": n,
+        "exact_match": _rate(sum(ok), n),
+        "exact_match_by_language": {k: _rate(sum(v), len(v)) for k, v in sorted(by_language.items())},
+        "exact_match_by_intent": {k: _rate(sum(v), len(v)) for k, v in sorted(by_intent.items())},
+        "field_accuracy": {
+            field: _rate(sum(g[field] == p.get(field) for g, p in zip(rows, preds, strict=True)), n)
+            for field in ("intent", "product", "quantity")
+        },
+        # The study's task has no rejection class: its exact match is over add/remove requests.
+        "paper_exact_match_add_remove": _rate(sum(hit for *_, hit in actions), len(actions)),
+        "invalid_output_rate": _rate(n - sum(valid), n),
+        "false_action_rate_on_other": _rate(sum(p.get("intent") != "other" for _, p in other), len(other)),
+        "confusion": {f"{g}->{p}": c for (g, p), c in sorted(confusion.items(), key=lambda kv: str(kv[0]))},
+        "ece": round(expected_calibration_error(confidences, ok), 4),
+        "mean_confidence": round(sum(confidences) / n, 4) if n else 0.0,
+    }

@@ -1,0 +1,250 @@
+"""LoRA / QLoRA fine-tuning of a base model on the cart-command data.
+
+    python -m training.train --config training/configs/gemma3-270m.yaml
+    python -m training.train --config training/configs/gemma3-270m.yaml --resume   # after an interruption
+
+The loss covers only the answer tokens: the catalog and the shopper's text are context, never
+targets. Logits are computed at those few positions only, because Gemma's 262k-entry vocabulary
+makes full-sequence logits the single most expensive part of a step (2.4x slower here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.prompt import answer_pieces, catalog_prefix, paper_completion, paper_prompt, query_suffix
+from training.config import load_config
+from training.data.generate import read_jsonl
+
+IGNORE = -100
+
+
+@dataclass
+class TrainConfig:
+    base: str = "gemma3-270m"  # a packaged base, or any HF model id / directory
+    mode: str = "compact"  # "compact": our short answer; "paper": the study's prompt and JSON
+    train_file: str = "data/train.jsonl"
+    val_file: str = "data/val.jsonl"
+    out_dir: str = "runs/gemma3-270m"
+    seed: int = 0
+    steps: int = 350
+    batch_size: int = 16
+    lr: float = 3e-4
+    warmup_steps: int = 20
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.0
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    qlora: str = "auto"  # "auto": NF4 4-bit base when CUDA is present; "on" / "off" to force
+    threads: int = 2
+    bf16: bool = True  # bf16 autocast: 1.3-1.5x faster than fp32 on these CPUs
+    max_length: int = 512  # tokens; a 20-item catalog plus text is about 150
+    eval_every: int = 50
+    eval_rows: int = 192
+    save_every: int = 50
+    max_train_rows: int | None = None
+
+
+def encode(tokenizer: Any, row: dict[str, Any], mode: str) -> tuple[list[int], list[int]]:
+    """Token ids and labels (IGNORE on the prompt) built piece by piece, exactly as served."""
+
+    def ids(text: str) -> list[int]:
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    start = list(tokenizer("", add_special_tokens=True)["input_ids"])  # BOS where the model uses one
+    if mode == "paper":
+        prompt = start + ids(paper_prompt(row["catalog"], row["text"]) + "\n")
+        answer = ids(paper_completion(row["intent"], row["product"], row["quantity"]))
+        answer.append(tokenizer.eos_token_id)
+    else:
+        prompt = start + ids(catalog_prefix(row["catalog"])) + ids(query_suffix(row["text"]))
+        answer = [t for piece in answer_pieces(row["intent"], row["product"], row["quantity"]) for t in ids(piece)]
+    return prompt + answer, [IGNORE] * len(prompt) + answer
+
+
+def collate(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, Any]:
+    import torch
+
+    width = max(len(ids) for ids, _ in examples)
+    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, (ids, labs) in enumerate(examples):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        labels[i, : len(labs)] = torch.tensor(labs)
+        mask[i, : len(ids)] = 1
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask}
+
+
+def answer_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Cross-entropy over the answer tokens only; also returns argmax hits for a cheap accuracy."""
+    import torch.nn.functional as F
+
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = causal_lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    targets = batch["labels"][:, 1:]
+    selected = targets != IGNORE
+    logits = causal_lm.lm_head(hidden[:, :-1][selected]).float()
+    cap = getattr(causal_lm.config, "final_logit_softcapping", None)
+    if cap:
+        logits = (logits / cap).tanh() * cap
+    gold = targets[selected]
+    loss = F.cross_entropy(logits, gold)
+    hits = (logits.argmax(-1) == gold).long()
+    # A row is right when all its answer tokens are.
+    row_ids = selected.nonzero()[:, 0]
+    wrong_rows = row_ids[hits == 0].unique()
+    return loss, hits.float().mean(), 1 - len(wrong_rows) / batch["input_ids"].shape[0]
+
+
+def load_model(config: TrainConfig) -> tuple[Any, Any]:
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.models import hf_dir
+
+    source = hf_dir(config.base)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    use_4bit = config.qlora == "on" or (config.qlora == "auto" and torch.cuda.is_available())
+    kwargs: dict[str, Any] = {"dtype": torch.float32}
+    if use_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        )
+        kwargs["device_map"] = {"": 0} if torch.cuda.is_available() else {"": "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    if use_4bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    elif torch.cuda.is_available():
+        model = model.cuda()
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora), tokenizer
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+
+
+def evaluate(model: Any, rows: list[tuple[list[int], list[int]]], pad_id: int, batch_size: int, device: Any) -> dict[str, float]:
+    import torch
+
+    model.eval()
+    losses, exact = [], []
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
+        for i in range(0, len(rows), batch_size):
+            batch = {k: v.to(device) for k, v in collate(rows[i : i + batch_size], pad_id).items()}
+            loss, _, row_acc = answer_loss(model, batch)
+            losses.append(float(loss))
+            exact.append(float(row_acc))
+    model.train()
+    return {"val_loss": sum(losses) / len(losses), "val_exact": sum(exact) / len(exact)}
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    import torch
+    from tqdm import tqdm
+
+    torch.set_num_threads(config.threads)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
+
+    model, tokenizer = load_model(config)
+    device = next(model.parameters()).device
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    train_rows = read_jsonl(config.train_file)[: config.max_train_rows]
+    train_set = [encode(tokenizer, row, config.mode) for row in train_rows]
+    train_set = [ex for ex in train_set if len(ex[0]) <= config.max_length]
+    val_set = [encode(tokenizer, row, config.mode) for row in read_jsonl(config.val_file)[: config.eval_rows]]
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    start_step = 0
+    checkpoint = out / "checkpoint.pt"
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        start_step = state["step"]
+        random.setstate(state["python_rng"])
+        print(f"resumed from step {start_step}")
+
+    order: list[int] = []
+    log = (out / "log.jsonl").open("a")
+    bar = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps, desc="train", unit="step")
+    started = time.time()
+    model.train()
+    for step in bar:
+        if len(order) < config.batch_size:
+            order += random.sample(range(len(train_set)), len(train_set))
+        batch_ids, order = order[: config.batch_size], order[config.batch_size :]
+        batch = {k: v.to(device) for k, v in collate([train_set[i] for i in batch_ids], pad_id).items()}
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, config)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            loss, token_acc, row_acc = answer_loss(model, batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        record: dict[str, Any] = {"step": step + 1, "loss": float(loss), "token_acc": float(token_acc),
+                                  "row_acc": float(row_acc), "lr": lr_at(step, config)}
+        bar.set_postfix(loss=f"{float(loss):.3f}", acc=f"{float(row_acc):.2f}")
+        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
+            record.update(evaluate(model, val_set, pad_id, config.batch_size, device))
+            bar.write(f"step {step + 1}: val_loss {record['val_loss']:.4f} val_exact {record['val_exact']:.3f}")
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
+            trainable = {k: v for k, v in model.state_dict().items() if "lora_" in k}
+            torch.save({"model": trainable, "optimizer": optimizer.state_dict(), "step": step + 1,
+                        "python_rng": random.getstate()}, checkpoint)
+    adapter_dir = out / "adapter"
+    model.save_pretrained(adapter_dir)
+    tokenizer.save_pretrained(adapter_dir)
+    minutes = (time.time() - started) / 60
+    summary = {"steps": config.steps, "minutes": round(minutes, 1), "train_rows": len(train_set)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"adapter saved to {adapter_dir} after {minutes:.1f} min")
+    return adapter_dir
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--out-dir")
+    args = parser.parse_args(argv)
+    config = load_config(TrainConfig, args.config, steps=args.steps, out_dir=args.out_dir)
+    train(config, resume=args.resume)
+
+
+if __name__ == "__main__":
+    main()
