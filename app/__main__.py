@@ -1,22 +1,46 @@
-"""Serve: ``python -m app`` (settings from SHOPINTENT_* variables)."""
+"""Serve: ``python -m app`` (settings from SHOPINTENT_* variables).
+
+On SIGTERM/SIGINT the server stops reporting ready at once, stops accepting connections, finishes
+the requests in flight and exits within ``SHOPINTENT_GRACE_PERIOD_S``.
+"""
 
 from __future__ import annotations
 
-import logging
+import sys
+from types import FrameType
 
 import uvicorn
 
 from app.core.config import get_settings
+from app.core.lifecycle import DRAINING
+from app.core.logging import configure_logging
 
 
-def main() -> None:
-    settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class DrainingServer(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        DRAINING.set()  # /readyz answers 503 from now on; load balancers stop sending traffic
+        super().handle_exit(sig, frame)
+
+
+def main() -> int:
+    try:
+        settings = get_settings()
+    except Exception as exc:  # invalid SHOPINTENT_* values: say which, exit non-zero
+        print(f"shopintent: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
     shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
     print(f"shopintent: loading the model; API docs will be at http://{shown}:{settings.port}/docs", flush=True)
-    uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=1, log_level="info", timeout_graceful_shutdown=30)
+    config = uvicorn.Config(
+        "app.main:create_app", factory=True, host=settings.host, port=settings.port, workers=1,
+        log_config=None, access_log=False, timeout_graceful_shutdown=int(settings.grace_period_s),
+    )
+    server = DrainingServer(config)
+    server.run()
+    if not server.started:  # start-up failed (bad model file, ...): the error was logged
+        return 3
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

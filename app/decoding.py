@@ -103,6 +103,54 @@ class AnswerDecoder:
     def allowed(self) -> list[int]:
         return sorted({t for c in self._cursors for t in c.node.children})
 
+    def fork(self) -> AnswerDecoder:
+        twin = AnswerDecoder.__new__(AnswerDecoder)
+        twin.__dict__.update(self.__dict__)
+        twin.pending = list(self.pending)
+        twin._cursors = list(self._cursors)
+        return twin
+
+    def intent_choices(self) -> dict[str, int]:
+        """At the first decision: the first token of each action intent (the draft lanes)."""
+        first: dict[str, int] = {}
+        at = [c.node for c in self._cursors if c.stage == "intent"]
+        for token, child in (at[0].children.items() if len(at) == 1 else ()):
+            node = child
+            while not node.terminal and len(node.children) == 1:
+                node = next(iter(node.children.values()))
+            if node.terminal and node.value != "other":
+                first[node.value] = token
+        return first
+
+    def draft(self, first: int, guesses: list[int]) -> tuple[list[int], list[int]]:
+        """Tokens that follow if the model picks ``first`` now and then the ``guesses`` in turn
+        (forced tokens included), and the offsets in them whose logits make the next decisions.
+
+        The engine feeds a draft together with the real tokens; ``choose`` on each row then
+        verifies it, and the engine rolls the KV cache back past the first wrong guess.
+        """
+        sim = self.fork()
+        sim.pending = []
+        sim._take(first)
+        sim._advance()
+        tokens, checks = list(sim.pending), []
+        sim.pending = []
+        forced = tokens[1:]
+        # Guesses may repeat what was forced already, e.g. the space before a quantity's digits.
+        overlap = next((k for k in range(min(len(forced), len(guesses)), 0, -1) if guesses[:k] == forced[-k:]), 0)
+        guesses = guesses[overlap:]
+        for guess in guesses:
+            if sim.done or guess not in sim.allowed():
+                break
+            checks.append(len(tokens) - 1)
+            sim._take(guess)
+            sim._advance()
+            tokens += sim.pending
+            sim.pending = []
+        if not sim.done:
+            checks.append(len(tokens) - 1)
+        return tokens, checks
+
     def choose(self, logits: Any) -> None:
         allowed = self.allowed()
         scores = [float(logits[t]) for t in allowed]

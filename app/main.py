@@ -17,6 +17,7 @@ from app.backends.base import Backend
 from app.core import metrics
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
+from app.core.logging import request_id_var
 
 log = logging.getLogger("shopintent")
 
@@ -35,6 +36,7 @@ class RequestContext:
         headers = dict(scope.get("headers") or [])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder = {"status": 500}
 
@@ -52,7 +54,11 @@ class RequestContext:
             await self.app(scope, receive, send_wrapper)
         route = scope.get("route")
         endpoint = getattr(route, "path", None) or "unmatched"
-        metrics.REQUEST_DURATION.labels(endpoint, str(status_holder["status"])).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.REQUEST_DURATION.labels(endpoint, str(status_holder["status"])).observe(elapsed)
+        log.info("request", extra={"method": scope.get("method"), "path": endpoint,
+                                   "status": status_holder["status"], "ms": round(elapsed * 1000, 2)})
+        request_id_var.reset(token)
 
 
 async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:

@@ -97,3 +97,31 @@ def test_any_logits_give_a_valid_answer(catalog: list[str], seed: int) -> None:
         assert answer.product is None or answer.product in catalog
         assert answer.quantity is not None and 1 <= answer.quantity <= 50
     assert 0.0 <= answer.confidence <= 1.0
+
+
+def test_draft_predicts_the_forced_path_and_marks_decisions() -> None:
+    tok = CharTokenizer()
+    grammar = Grammar.build(tok, max_quantity=99)
+    decoder = AnswerDecoder(grammar, build_product_trie(tok, ["Milk", "Bread"]))
+    choices = decoder.intent_choices()
+    assert set(choices) == {"add_to_cart", "remove_from_cart"}
+    assert decoder.pending == tok(" ")  # the space all intents share is forced before any decision
+    tokens, checks = decoder.draft(choices["add_to_cart"], tok(" 12"))
+    # "a" is the guess; "dd" and the space are forced; then the digits are guessed; after "12" no
+    # quantity <= 99 goes on, so the product's leading space is forced too
+    assert tokens == tok("add 12 ")
+    # decisions: after " " (first digit), after "1" (digit or product), after the last space (product)
+    assert checks == [3, 4, 6]
+    # a guess the grammar cannot take ends the draft early
+    tokens, checks = decoder.draft(choices["remove_from_cart"], tok(" 0"))
+    assert tokens == tok("remove ") and checks == [len(tokens) - 1]
+
+
+def test_quantity_guess() -> None:
+    from app.core.numbers import guess_quantity
+
+    assert guess_quantity("add 3 eggs, no wait, make it 12", 999) == 12
+    assert guess_quantity("dodaj dva jastuka", 999) == 2
+    assert guess_quantity("une douzaine d'oeufs", 999) == 12
+    assert guess_quantity("add eggs", 999) == 1
+    assert guess_quantity("add 5000 eggs", 999) == 1

@@ -49,9 +49,14 @@ def compute(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]]) -> 
     valid = [is_valid(p, g["catalog"]) for g, p in zip(rows, preds, strict=True)]
     by_language: dict[str, list[bool]] = defaultdict(list)
     by_intent: dict[str, list[bool]] = defaultdict(list)
+    by_tag: dict[str, list[bool]] = defaultdict(list)
     for g, hit in zip(rows, ok, strict=True):
         by_language[g["language"]].append(hit)
         by_intent[g["intent"]].append(hit)
+        for tag in g.get("tags", ()):
+            by_tag[tag].append(hit)
+        if "unseen_form" not in g.get("tags", ()) and g["intent"] != "other" and g.get("tags"):
+            by_tag["seen_form"].append(hit)
     other = [(g, p) for g, p in zip(rows, preds, strict=True) if g["intent"] == "other"]
     actions = [(g, p, hit) for g, p, hit in zip(rows, preds, ok, strict=True) if g["intent"] != "other"]
     confusion = Counter((g["intent"], p.get("intent")) for g, p in zip(rows, preds, strict=True))
@@ -61,6 +66,7 @@ def compute(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]]) -> 
         "exact_match": _rate(sum(ok), n),
         "exact_match_by_language": {k: _rate(sum(v), len(v)) for k, v in sorted(by_language.items())},
         "exact_match_by_intent": {k: _rate(sum(v), len(v)) for k, v in sorted(by_intent.items())},
+        "exact_match_by_tag": {k: {"n": len(v), "exact_match": _rate(sum(v), len(v))} for k, v in sorted(by_tag.items())},
         "field_accuracy": {
             field: _rate(sum(g[field] == p.get(field) for g, p in zip(rows, preds, strict=True)), n)
             for field in ("intent", "product", "quantity")

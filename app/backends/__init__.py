@@ -37,5 +37,19 @@ def make_backend(settings: Settings) -> Backend:
             max_quantity=settings.max_quantity,
             queue_size=settings.queue_size,
             warmup=settings.warmup,
+            draft=settings.draft,
+        )
+    if settings.backend == "hf":
+        from app.backends.hf import HFBackend
+
+        assert settings.hf_model is not None  # checked by Settings
+        return HFBackend(
+            settings.hf_model,
+            str(settings.hf_adapter) if settings.hf_adapter else None,
+            dtype=settings.hf_dtype,
+            model_name=settings.model_name or "",
+            max_quantity=settings.max_quantity,
+            queue_size=settings.queue_size,
+            warmup=settings.warmup,
         )
     raise ValueError(f"backend {settings.backend!r} is not available in this build")

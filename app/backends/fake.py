@@ -16,8 +16,8 @@ class FakeBackend:
     name = "fake"
     model_name = "fake-rules"
     format = "rules"
-    base = None
-    adapter = None
+    base: str | None = None
+    adapter: str | None = None
 
     def __init__(self, delay_s: float = 0.0, capacity: int = 1000) -> None:
         self.delay_s = delay_s

@@ -29,7 +29,8 @@ import numpy as np
 
 from app.backends.base import BackendError, InputTooLarge, ModelLoadError, Overloaded, Query, Result
 from app.core import metrics
-from app.core.prompt import catalog_prefix, query_suffix
+from app.core.numbers import guess_quantity
+from app.core.prompt import catalog_prefix, quantity_piece, query_suffix
 from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
 
 log = logging.getLogger("shopintent.llamacpp")
@@ -37,7 +38,7 @@ log = logging.getLogger("shopintent.llamacpp")
 ANSWER_MARGIN = 24  # KV cells an answer may feed beyond its longest product name (tokens)
 
 
-@llama_cpp.llama_log_callback
+@llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
 def _llama_log(level: int, text: bytes, _user_data: Any) -> None:
     # llama.cpp logs every tensor at load: errors are warnings for us, warnings only debug.
     if level in (3, 4):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR (ggml.h numbering)
@@ -78,6 +79,14 @@ class _Job:
     pending: list[int] = field(default_factory=list)
     decoder: AnswerDecoder | None = None
     cells: int = 0
+    alt_seq: int = -1  # second lane for the first step: " remove ..." drafted beside " add ..."
+
+
+@dataclass
+class _Lane:
+    seq: int
+    tokens: list[int]
+    rows: dict[int, int]  # draft offset -> batch index whose logits decide the next token
 
 
 class LlamaCppBackend:
@@ -101,6 +110,7 @@ class LlamaCppBackend:
         max_quantity: int = 999,
         queue_size: int = 256,
         warmup: bool = True,
+        draft: bool = True,
     ) -> None:
         self.model_path = Path(model_path)
         self.lora_path = Path(lora_path) if lora_path else None
@@ -117,6 +127,7 @@ class LlamaCppBackend:
         self.max_query_tokens = max_query_tokens
         self.max_quantity = max_quantity
         self.warmup = warmup
+        self.draft = draft
         self._queue: queue.Queue[_Job] = queue.Queue(maxsize=queue_size)
         self._active: list[_Job] = []
         self._deferred: list[_Job] = []
@@ -154,11 +165,11 @@ class LlamaCppBackend:
 
         self.bytes_per_token = self._measure_kv_bytes_per_token()
         self.cache_tokens = max(self.max_catalog_tokens, self.cache_mb * 2**20 // self.bytes_per_token)
-        self.n_ctx = self.cache_tokens + self.max_batch * (self.max_query_tokens + 256)
-        self._ctx = self._new_context(self.n_ctx, self.cache_slots + self.max_batch)
-        self._free_cache_seqs = list(range(self.cache_slots))
-        self._free_work_seqs = list(range(self.cache_slots, self.cache_slots + self.max_batch))
-        self._batch = llama_cpp.llama_batch_init(self.batch_tokens, 0, 1)
+        self.n_ctx = self.cache_tokens + self.max_batch * (self.max_query_tokens + 128)
+        self.n_seq = self.cache_slots + 2 * self.max_batch  # two lanes per request on its first step
+        self._ctx = self._new_context(self.n_ctx, self.n_seq)
+        self._reset_sequences()
+        self._batch = llama_cpp.llama_batch_init(self.batch_tokens, 0, 2)
         self.grammar = Grammar.build(self.tokenize, self.max_quantity)
         self._thread = threading.Thread(target=self._run, name="llamacpp-owner", daemon=True)
         self._thread.start()
@@ -350,16 +361,19 @@ class LlamaCppBackend:
                 return False
             metrics.PREFIX_CACHE.labels("miss").inc()
             cells = len(query_tokens) + prefix.answer_cells
-        if self._kv_used + cells > self.n_ctx or not self._free_work_seqs:
+        if self._kv_used + cells > self.n_ctx or len(self._free_work_seqs) < 2:
             return False
         job.tokens = query_tokens
         job.prefix = prefix
         job.cells = cells
         prefix.users += 1
         self._kv_used += cells
-        job.seq = self._free_work_seqs.pop()
         memory = llama_cpp.llama_get_memory(self._ctx)
+        job.seq = self._free_work_seqs.pop()
         llama_cpp.llama_memory_seq_cp(memory, prefix.seq, job.seq, -1, -1)
+        if self.draft:
+            job.alt_seq = self._free_work_seqs.pop()
+            llama_cpp.llama_memory_seq_cp(memory, prefix.seq, job.alt_seq, -1, -1)
         job.pos = prefix.n_tokens
         job.decoder = AnswerDecoder(self.grammar, prefix.products)
         job.pending = list(query_tokens)
@@ -383,7 +397,7 @@ class LlamaCppBackend:
         seq = self._free_cache_seqs.pop()
         for start in range(0, len(tokens), self.batch_tokens):
             chunk = tokens[start : start + self.batch_tokens]
-            self._fill_batch([(tok, start + i, seq, False) for i, tok in enumerate(chunk)])
+            self._fill_batch([(tok, start + i, (seq,), False) for i, tok in enumerate(chunk)])
             status = llama_cpp.llama_decode(self._ctx, self._batch)
             if status != 0:
                 llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), seq, -1, -1)
@@ -408,53 +422,114 @@ class LlamaCppBackend:
             self._kv_used -= prefix.n_tokens
         return prefix.n_tokens
 
-    def _fill_batch(self, entries: list[tuple[int, int, int, bool]]) -> None:
+    def _fill_batch(self, entries: list[tuple[int, int, tuple[int, ...], bool]]) -> None:
         b = self._batch
-        for i, (token, pos, seq, logits) in enumerate(entries):
+        for i, (token, pos, seqs, logits) in enumerate(entries):
             b.token[i] = token
             b.pos[i] = pos
-            b.n_seq_id[i] = 1
-            b.seq_id[i][0] = seq
+            b.n_seq_id[i] = len(seqs)
+            for k, seq in enumerate(seqs):
+                b.seq_id[i][k] = seq
             b.logits[i] = logits
         b.n_tokens = len(entries)
 
     def _step(self) -> None:
-        """One model call over every active request's pending tokens."""
-        entries: list[tuple[int, int, int, bool]] = []
-        deciding: list[tuple[_Job, int]] = []
-        budget = self.batch_tokens
+        """One model call over every active request's pending tokens (plus drafts, see _lanes)."""
+        entries: list[tuple[int, int, tuple[int, ...], bool]] = []
+        plans: list[tuple[_Job, int, int, list[_Lane]]] = []
+        budget, rows = self.batch_tokens, self.n_seq
         for job in self._active:
-            if budget <= 0:
+            if budget <= 0 or rows <= 0:
                 break
+            seqs = (job.seq, job.alt_seq) if job.alt_seq >= 0 else (job.seq,)
             take = job.pending[:budget]
             last = len(take) == len(job.pending)
             for i, tok in enumerate(take):
-                is_last = last and i == len(take) - 1
-                entries.append((tok, job.pos + i, job.seq, is_last))
-            if last:
-                deciding.append((job, len(entries) - 1))
+                entries.append((tok, job.pos + i, seqs, last and i == len(take) - 1))
             job.pos += len(take)
             job.pending = job.pending[len(take) :]
             budget -= len(take)
+            if not last:
+                continue
+            base_row = len(entries) - 1
+            rows -= 1
+            lanes = self._lanes(job, entries, budget, rows)
+            used = sum(len(lane.tokens) for lane in lanes)
+            budget -= used
+            rows -= sum(len(lane.rows) for lane in lanes)
+            plans.append((job, base_row, job.pos, lanes))
         self._fill_batch(entries)
         status = llama_cpp.llama_decode(self._ctx, self._batch)
         if status != 0:
             raise BackendError(f"llama_decode returned {status}")
         metrics.PROMPT_TOKENS.labels("query").inc(len(entries))
-        metrics.BATCH_SIZE.observe(len(deciding))
-        for job, index in deciding:
-            decoder = job.decoder
-            assert decoder is not None
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, index), shape=(self.n_vocab,))
-            decoder.choose(logits)
-            if decoder.done:
-                self._finish(job)
-            else:
-                job.pending, decoder.pending = decoder.pending, []
+        metrics.BATCH_SIZE.observe(len(plans))
+        for job, base_row, pos_after, lanes in plans:
+            self._advance_job(job, base_row, pos_after, lanes)
+
+    def _lanes(self, job: _Job, entries: list[tuple[int, int, tuple[int, ...], bool]], budget: int,
+               rows: int) -> list[_Lane]:
+        """Drafts for a request's first decision: " add <guessed quantity>" on its own sequence,
+        " remove <guessed quantity>" on the other, with logits at every decision point. If the
+        model's choices follow a lane, the whole answer costs this one call instead of three."""
+        decoder = job.decoder
+        if not self.draft or job.alt_seq < 0 or decoder is None:
+            return []
+        guesses = self.tokenize(quantity_piece(guess_quantity(job.query.text, self.max_quantity)))
+        lanes = []
+        for (_intent, first), seq in zip(decoder.intent_choices().items(), (job.seq, job.alt_seq), strict=False):
+            tokens, checks = decoder.draft(first, guesses)
+            if len(tokens) > budget or len(checks) > rows:
+                break
+            start = len(entries)
+            for k, tok in enumerate(tokens):
+                entries.append((tok, job.pos + k, (seq,), k in checks))
+            lanes.append(_Lane(seq, tokens, {k: start + k for k in checks}))
+            budget -= len(tokens)
+            rows -= len(checks)
+        return lanes
+
+    def _logits(self, row: int) -> Any:
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, row), shape=(self.n_vocab,))
+
+    def _advance_job(self, job: _Job, base_row: int, pos_after: int, lanes: list[_Lane]) -> None:
+        decoder = job.decoder
+        assert decoder is not None
+        decoder.choose(self._logits(base_row))
+        memory = llama_cpp.llama_get_memory(self._ctx)
+        lane = next((lane for lane in lanes if not decoder.done and lane.tokens[:1] == decoder.pending[:1]), None)
+        if job.alt_seq >= 0:  # the first step is over: keep one sequence
+            keep = lane.seq if lane is not None else job.seq
+            drop = job.alt_seq if keep == job.seq else job.seq
+            llama_cpp.llama_memory_seq_rm(memory, drop, -1, -1)
+            self._free_work_seqs.append(drop)
+            job.seq, job.alt_seq = keep, -1
+        accepted = 0
+        if lane is not None:
+            while True:  # verify the draft, one decision row at a time
+                chosen = decoder.pending
+                if lane.tokens[accepted : accepted + len(chosen)] != chosen:
+                    break
+                accepted += len(chosen)
+                decoder.pending = []
+                if decoder.done or (accepted - 1) not in lane.rows:
+                    break
+                decoder.choose(self._logits(lane.rows[accepted - 1]))
+            metrics.DRAFT_TOKENS.labels("accepted").inc(accepted)
+            metrics.DRAFT_TOKENS.labels("rejected").inc(len(lane.tokens) - accepted)
+        if lanes:  # drop drafted cells past the accepted ones
+            llama_cpp.llama_memory_seq_rm(memory, job.seq, pos_after + accepted, -1)
+        job.pos = pos_after + accepted
+        if decoder.done:
+            self._finish(job)
+        else:
+            job.pending, decoder.pending = decoder.pending, []
 
     def _release(self, job: _Job) -> None:
-        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), job.seq, -1, -1)
-        self._free_work_seqs.append(job.seq)
+        for seq in (job.seq, job.alt_seq):
+            if seq >= 0:
+                llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), seq, -1, -1)
+                self._free_work_seqs.append(seq)
         self._kv_used -= job.cells
         prefix = job.prefix
         if prefix is not None:
@@ -482,7 +557,10 @@ class LlamaCppBackend:
         if self._ctx:
             # Start clean: drop every sequence and the prefix cache.
             llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
-            self._prefixes.clear()
-            self._free_cache_seqs = list(range(self.cache_slots))
-            self._free_work_seqs = list(range(self.cache_slots, self.cache_slots + self.max_batch))
-            self._kv_used = 0
+            self._reset_sequences()
+
+    def _reset_sequences(self) -> None:
+        self._prefixes.clear()
+        self._free_cache_seqs = list(range(self.cache_slots))
+        self._free_work_seqs = list(range(self.cache_slots, self.n_seq))
+        self._kv_used = 0

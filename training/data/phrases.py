@@ -57,6 +57,9 @@ EN = Bank(
         "can i get {n} {p}",
         "put {p} in the {cart} pls",
         "buy {n} {p}",
+        "one more {p} please",
+        "i've got {p2} already, just add {n} {p}",
+        "toss another {p} in",
     ),
     remove=(
         "remove {p} from my {cart}",
@@ -81,6 +84,9 @@ EN = Bank(
         "lose the {p}",
         "pull {n} {p} from the {cart}",
         "reduce the {p} by {n}",
+        "scrap {n} {p}",
+        "take the {p} off my order",
+        "i don't need {n} {p} after all, remove them",
     ),
     other=(
         "how much is the {p}?",
@@ -119,6 +125,9 @@ EN = Bank(
         "when is {p} back in stock?",
         "where do you ship from?",
         "i never received my refund",
+        "put {p} on my wish list",
+        "i really like the {p}",
+        "save {p} to my favourites",
     ),
     carts=("cart", "basket", "shopping cart", "trolley", "bag", "order"),
     numbers={
@@ -178,6 +187,9 @@ HR = Bank(
         "mogu li dobiti {n} {p}",
         "stavi {p} u {cart} pls",
         "kupi {n} {p}",
+        "još jedan {p} molim",
+        "imam već {p2}, samo dodaj {n} {p}",
+        "ubaci još jedan {p}",
     ),
     remove=(
         "makni {p} iz košarice",
@@ -202,6 +214,9 @@ HR = Bank(
         "izbriši {p} iz {cart}",
         "skini {n} {p} s narudžbe",
         "smanji {p} za {n}",
+        "izbaci {n} {p} iz narudžbe",
+        "skini {p} s popisa",
+        "ipak ne trebam {n} {p}, makni ih",
     ),
     other=(
         "koliko košta {p}?",
@@ -240,6 +255,9 @@ HR = Bank(
         "kad će {p} opet biti dostupan?",
         "odakle šaljete?",
         "nikad nisam dobio povrat novca",
+        "stavi {p} na listu želja",
+        "baš mi se sviđa {p}",
+        "spremi {p} u favorite",
     ),
     carts=("košaricu", "kosaricu", "korpu", "košaru", "narudžbu"),
     numbers={
@@ -299,6 +317,9 @@ ES = Bank(
         "¿me das {n} {p}?",
         "pon {p} en el {cart} porfa",
         "compra {n} {p}",
+        "uno más de {p} por favor",
+        "ya tengo {p2}, solo añade {n} {p}",
+        "echa otro {p}",
     ),
     remove=(
         "quita {p} de mi {cart}",
@@ -323,6 +344,9 @@ ES = Bank(
         "fuera {p}",
         "retira {n} {p} del {cart}",
         "reduce {p} en {n}",
+        "descarta {n} {p}",
+        "saca {p} de mi pedido",
+        "al final no necesito {n} {p}, quítalos",
     ),
     other=(
         "¿cuánto cuesta {p}?",
@@ -361,6 +385,9 @@ ES = Bank(
         "¿cuándo vuelve {p} a estar disponible?",
         "¿desde dónde envían?",
         "nunca recibí mi reembolso",
+        "pon {p} en mi lista de deseos",
+        "me gusta mucho {p}",
+        "guarda {p} en favoritos",
     ),
     carts=("carrito", "carro", "cesta", "pedido", "canasta"),
     numbers={
@@ -420,6 +447,9 @@ DE = Bank(
         "kann ich {n} {p} haben",
         "leg {p} in den {cart} bitte",
         "kauf {n} {p}",
+        "noch einmal {p} bitte",
+        "{p2} hab ich schon, füg nur {n} {p} hinzu",
+        "pack noch ein {p} rein",
     ),
     remove=(
         "entferne {p} aus meinem {cart}",
@@ -444,6 +474,9 @@ DE = Bank(
         "{p} raus",
         "zieh {n} {p} aus dem {cart}",
         "reduziere {p} um {n}",
+        "verwirf {n} {p}",
+        "nimm {p} aus meiner Bestellung",
+        "ich brauche {n} {p} doch nicht, entfern sie",
     ),
     other=(
         "was kostet {p}?",
@@ -482,6 +515,9 @@ DE = Bank(
         "wann ist {p} wieder verfügbar?",
         "von wo versendet ihr?",
         "ich habe meine Erstattung nie bekommen",
+        "pack {p} auf die Wunschliste",
+        "{p} gefällt mir sehr",
+        "speicher {p} in den Favoriten",
     ),
     carts=("Warenkorb", "Einkaufswagen", "Korb", "Warenkorb", "Wagen"),
     numbers={
@@ -541,6 +577,9 @@ FR = Bank(
         "je peux avoir {n} {p} ?",
         "mets {p} dans le {cart} stp",
         "achète {n} {p}",
+        "encore un {p} s'il te plaît",
+        "j'ai déjà {p2}, ajoute juste {n} {p}",
+        "remets un {p}",
     ),
     remove=(
         "enlève {p} de mon {cart}",
@@ -565,6 +604,9 @@ FR = Bank(
         "dégage {p}",
         "ôte {n} {p} du {cart}",
         "diminue {p} de {n}",
+        "jette {n} {p}",
+        "retire {p} de ma commande",
+        "finalement je n'ai pas besoin de {n} {p}, enlève-les",
     ),
     other=(
         "combien coûte {p} ?",
@@ -603,6 +645,9 @@ FR = Bank(
         "quand {p} sera de nouveau disponible ?",
         "vous expédiez d'où ?",
         "je n'ai jamais reçu mon remboursement",
+        "mets {p} dans ma liste de souhaits",
+        "j'aime beaucoup {p}",
+        "enregistre {p} dans mes favoris",
     ),
     carts=("panier", "caddie", "chariot", "panier d'achat", "commande"),
     numbers={
@@ -662,6 +707,9 @@ IT = Bank(
         "posso avere {n} {p}?",
         "metti {p} nel {cart} pls",
         "compra {n} {p}",
+        "ancora un {p} per favore",
+        "ho già {p2}, aggiungi solo {n} {p}",
+        "metti un altro {p}",
     ),
     remove=(
         "togli {p} dal mio {cart}",
@@ -686,6 +734,9 @@ IT = Bank(
         "via {p}",
         "scarta {n} {p} dal {cart}",
         "riduci {p} di {n}",
+        "scarta {n} {p}",
+        "togli {p} dal mio ordine",
+        "alla fine non mi servono {n} {p}, toglili",
     ),
     other=(
         "quanto costa {p}?",
@@ -724,6 +775,9 @@ IT = Bank(
         "quando torna disponibile {p}?",
         "da dove spedite?",
         "non ho mai ricevuto il rimborso",
+        "metti {p} nella lista dei desideri",
+        "mi piace molto {p}",
+        "salva {p} nei preferiti",
     ),
     carts=("carrello", "cestino", "ordine", "carrello della spesa"),
     numbers={

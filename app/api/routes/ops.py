@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api.deps import BackendDep, SettingsDep
 from app.core.errors import ApiError
+from app.core.lifecycle import DRAINING
 from app.schemas import LANGUAGES, Info
 
 router = APIRouter(tags=["operations"])
@@ -21,7 +22,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> dict[str, str]:
     """503 until the model is loaded and warmed, and again while draining."""
-    if not getattr(request.app.state, "ready", False):
+    if DRAINING.is_set() or not getattr(request.app.state, "ready", False):
         raise ApiError(503, "not_ready", "the model is loading or the server is draining",
                        headers={"Retry-After": "1"})
     return {"status": "ready"}

@@ -1,0 +1,56 @@
+"""Evaluation metrics on hand-made predictions."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.metrics import compute, expected_calibration_error
+
+CAT = ["Milk", "Bread"]
+
+
+def row(lang: str, intent: str, product: str | None, qty: int | None) -> dict:  # type: ignore[type-arg]
+    return {"language": lang, "catalog": CAT, "intent": intent, "product": product, "quantity": qty}
+
+
+def pred(intent: str, product: str | None, qty: int | None, conf: float = 0.9) -> dict:  # type: ignore[type-arg]
+    return {"intent": intent, "product": product, "quantity": qty, "confidence": conf}
+
+
+def test_compute_on_hand_made_predictions() -> None:
+    rows = [
+        row("en", "add_to_cart", "Milk", 2),
+        row("en", "remove_from_cart", "Bread", 1),
+        row("hr", "other", None, None),
+        row("hr", "other", None, None),
+    ]
+    preds = [
+        pred("add_to_cart", "Milk", 2),  # right
+        pred("remove_from_cart", "Bread", 3),  # wrong quantity
+        pred("add_to_cart", "Milk", 1),  # false action
+        pred("other", None, None),  # right
+    ]
+    m = compute(rows, preds)
+    assert m["exact_match"] == 0.5
+    assert m["exact_match_by_language"] == {"en": 0.5, "hr": 0.5}
+    assert m["exact_match_by_intent"] == {"add_to_cart": 1.0, "other": 0.5, "remove_from_cart": 0.0}
+    assert m["field_accuracy"] == {"intent": 0.75, "product": 0.75, "quantity": 0.5}
+    assert m["false_action_rate_on_other"] == 0.5
+    assert m["paper_exact_match_add_remove"] == 0.5
+    assert m["invalid_output_rate"] == 0.0
+    assert m["confusion"]["other->add_to_cart"] == 1
+
+
+def test_invalid_outputs_are_counted() -> None:
+    rows = [row("en", "add_to_cart", "Milk", 1)] * 3
+    preds = [pred("add_to_cart", "Cheese", 1), pred("other", "Milk", None), pred("add_to_cart", "Milk", 0)]
+    assert compute(rows, preds)["invalid_output_rate"] == 1.0
+
+
+def test_expected_calibration_error() -> None:
+    assert expected_calibration_error([0.95] * 10, [True] * 10) == pytest.approx(0.05)
+    assert expected_calibration_error([0.95] * 10, [False] * 10) == pytest.approx(0.95)
+    half = expected_calibration_error([0.55] * 10, [True] * 5 + [False] * 5)
+    assert half == pytest.approx(0.05)
+    with pytest.raises(ValueError):
+        compute([row("en", "other", None, None)], [])
