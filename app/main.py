@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.routes import classify, ops
 from app.backends import make_backend
@@ -18,6 +19,7 @@ from app.core import metrics
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import request_id_var
+from app.core.security import RateLimiter, load_keys
 
 log = logging.getLogger("shopintent")
 
@@ -94,6 +96,15 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.api_keys = load_keys(settings)
+    app.state.rate_limiter = (
+        RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        if settings.rate_limit_per_s > 0 and app.state.api_keys else None
+    )
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "x-api-key", "content-type", "x-request-id"])
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app, settings.retry_after_s)
     app.include_router(classify.router)

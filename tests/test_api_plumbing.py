@@ -112,3 +112,36 @@ def test_ops_endpoints(fake_client: TestClient) -> None:
     assert fake_client.get("/docs").status_code == 200
     schema = fake_client.get("/openapi.json").json()
     assert "/classify" in schema["paths"] and "/classify/batch" in schema["paths"]
+
+
+def test_api_keys_401_403_and_rate_limit(fake_backend: FakeBackend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from app.core.config import Settings
+    from app.main import create_app
+
+    keys_file = tmp_path / "keys"
+    keys_file.write_text("# comment\nfile-key\n")
+    settings = Settings(backend="fake", api_keys="env-key", api_keys_file=keys_file, rate_limit_per_s=1, rate_limit_burst=2)
+    body = {"text": "add milk", "catalog": CATALOG}
+    with TestClient(create_app(settings, backend=fake_backend)) as c:
+        response = c.post("/classify", json=body)
+        assert_error(response, 401, "unauthorized")
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert_error(c.post("/classify", json=body, headers={"x-api-key": "wrong"}), 403, "forbidden")
+        assert c.post("/classify", json=body, headers={"authorization": "Bearer env-key"}).status_code == 200
+        assert c.post("/classify", json=body, headers={"x-api-key": "file-key"}).status_code == 200
+        assert c.post("/classify", json=body, headers={"x-api-key": "file-key"}).status_code == 200
+        limited = c.post("/classify", json=body, headers={"x-api-key": "file-key"})
+        assert_error(limited, 429, "rate_limited")
+        assert int(limited.headers["retry-after"]) >= 1
+        assert c.get("/healthz").status_code == 200  # probes stay open
+
+
+def test_cors_is_off_by_default_and_configurable(fake_backend: FakeBackend) -> None:
+    from app.core.config import Settings
+    from app.main import create_app
+
+    preflight = {"origin": "https://shop.example", "access-control-request-method": "POST"}
+    with TestClient(create_app(Settings(backend="fake"), backend=fake_backend)) as c:
+        assert "access-control-allow-origin" not in c.options("/classify", headers=preflight).headers
+    with TestClient(create_app(Settings(backend="fake", cors_origins="https://shop.example"), backend=fake_backend)) as c:
+        assert c.options("/classify", headers=preflight).headers["access-control-allow-origin"] == "https://shop.example"

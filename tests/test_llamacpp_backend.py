@@ -150,3 +150,22 @@ def test_bad_model_files_fail_fast(tmp_path: Path) -> None:
     truncated.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64)
     with pytest.raises(ModelLoadError):
         LlamaCppBackend(truncated).start()
+
+
+def test_a_fault_mid_request_is_a_503_and_the_engine_recovers(client: TestClient, llama_backend: LlamaCppBackend) -> None:
+    calls = {"n": 0}
+
+    def explode_once() -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected fault")
+
+    llama_backend.fault_injector = explode_once
+    try:
+        body = {"text": "add 2 milk", "catalog": ["Milk (1L)", "Bread"]}
+        failed = client.post("/classify", json=body)
+        assert failed.status_code == 503 and failed.json()["error"]["code"] == "backend_unavailable"
+        ok = client.post("/classify", json=body)
+        assert ok.status_code == 200 and ok.json()["product"] == "Milk (1L)"
+    finally:
+        llama_backend.fault_injector = None

@@ -52,4 +52,10 @@ def make_backend(settings: Settings) -> Backend:
             queue_size=settings.queue_size,
             warmup=settings.warmup,
         )
+    if settings.backend == "vllm":
+        from app.backends.vllm import VLLMBackend
+
+        assert settings.vllm_url is not None  # checked by Settings
+        return VLLMBackend(settings.vllm_url, model_name=settings.model_name or "",
+                           max_quantity=settings.max_quantity, queue_size=settings.queue_size)
     raise ValueError(f"backend {settings.backend!r} is not available in this build")

@@ -56,8 +56,13 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_payloads: bool = Field(default=False, description="Log shoppers' texts (off: privacy).")
+    api_keys: str | None = Field(default=None, description="Comma-separated API keys; unset: open API.")
+    api_keys_file: Path | None = Field(default=None, description="A file with one API key per line.")
+    rate_limit_per_s: float = Field(default=0.0, ge=0, description="Per-key requests/s; 0: no limit.")
+    rate_limit_burst: int = Field(default=20, ge=1)
+    cors_origins: str = Field(default="", description="Comma-separated allowed origins; empty: CORS off.")
 
-    @field_validator("model_path", "lora_path", "hf_adapter")
+    @field_validator("model_path", "lora_path", "hf_adapter", "api_keys_file")
     @classmethod
     def _must_exist(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file() and not value.is_dir():

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from app.api.deps import BackendDep, SettingsDep
 from app.backends.base import Backend, BackendError, Query, Result, check_result
 from app.core import metrics
 from app.core.language import detect_language
+from app.core.security import authorize
 from app.schemas import BatchRequest, BatchResponse, ClassifyRequest, ErrorResponse, Prediction
 
-router = APIRouter(tags=["classify"])
+router = APIRouter(tags=["classify"], dependencies=[Depends(authorize)])
 
 ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse, "description": "API key required"},
+    403: {"model": ErrorResponse, "description": "API key not valid"},
     422: {"model": ErrorResponse, "description": "Invalid input"},
     429: {"model": ErrorResponse, "description": "Queue full; see Retry-After"},
     503: {"model": ErrorResponse, "description": "Model not ready or failed"},
