@@ -9,7 +9,7 @@ TSTAMP := $(TRAIN_VENV)/.installed
 MANIFEST ?= artifacts/gemma3-270m-cart/manifest.json
 TRAIN_CONFIG ?= training/configs/gemma3-270m.yaml
 
-.PHONY: run serve test test-slow lint data train export eval bench loadtest loadtest-smoke model clean help
+.PHONY: run serve test test-slow lint data train export eval bench loadtest fuzz model clean help
 
 help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
@@ -63,6 +63,7 @@ data: $(STAMP)
 train: $(TSTAMP) data
 	$(TPY) -m training.train --config $(TRAIN_CONFIG)
 	$(TPY) -m training.export --config $(TRAIN_CONFIG) --ship
+	$(TPY) -m training.calibrate --manifest $(MANIFEST)
 
 export: $(TSTAMP)
 	$(TPY) -m training.export --config $(TRAIN_CONFIG) --formats f16,q8_0,q5_k_m,q4_k_m
@@ -77,6 +78,10 @@ loadtest: $(STAMP)
 	$(PY) -m pip install -q locust
 	$(PY) -m locust -f loadtest/locustfile.py --headless --host http://127.0.0.1:8000 \
 	  -u $${USERS:-32} -r $${SPAWN:-8} -t $${DURATION:-60s} --csv loadtest/results/run --html loadtest/results/report.html
+
+fuzz: $(STAMP)
+	SHOPINTENT_FUZZ_EXAMPLES=$${EXAMPLES:-500} $(PY) -m pytest tests/test_openapi_fuzz.py tests/test_properties.py -q \
+	  --hypothesis-seed=$${SEED:-0} -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) .cache runs models .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,7 @@ class ServedModel:
     model_path: Path
     lora_path: Path | None
     base: str | None
+    calibration: dict[str, list[float]] | None = None
 
 
 def sha256(path: Path) -> str:
@@ -74,7 +75,8 @@ def resolve(manifest_path: Path) -> ServedModel:
             raise FileNotFoundError(f"adapter {lora_path} named by {manifest_path} is missing")
         if sha256(lora_path) != manifest["adapter"]["sha256"]:
             raise ValueError(f"{lora_path} does not match the manifest's SHA-256")
-    return ServedModel(manifest["name"], manifest["format"], model_path, lora_path, base["name"])
+    return ServedModel(manifest["name"], manifest["format"], model_path, lora_path, base["name"],
+                       manifest.get("calibration"))
 
 
 def main(argv: list[str]) -> int:

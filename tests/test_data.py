@@ -104,3 +104,12 @@ def test_paper_export_format(tmp_path) -> None:  # type: ignore[no-untyped-def]
         completion = json.loads(record["completion"])
         assert completion["action"] in ("add", "remove")
         assert completion["product"] == row.product and completion["quantity"] == row.quantity
+
+
+def test_unseen_products_only_in_test(splits: dict[str, list[Row]]) -> None:
+    from training.data.open_products import HELD_OUT
+
+    for name in ("train", "val"):
+        assert not any(p in HELD_OUT for r in splits[name] for p in r.catalog)
+    unseen = [r for r in splits["test"] if "unseen_product" in r.tags]
+    assert unseen and all(r.product is None or r.product in HELD_OUT for r in unseen)

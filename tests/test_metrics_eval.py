@@ -54,3 +54,19 @@ def test_expected_calibration_error() -> None:
     assert half == pytest.approx(0.05)
     with pytest.raises(ValueError):
         compute([row("en", "other", None, None)], [])
+
+
+def test_isotonic_calibration_is_monotone_and_reduces_ece() -> None:
+    import random
+
+    from app.core.calibration import Calibrator, fit_isotonic
+
+    rng = random.Random(0)
+    confs = [rng.random() for _ in range(2000)]
+    correct = [rng.random() < c**2 for c in confs]  # overconfident model: accuracy = conf^2
+    calibrator = fit_isotonic(confs, correct)
+    mapped = [calibrator(c) for c in confs]
+    assert all(a <= b for a, b in zip(calibrator.ys, calibrator.ys[1:], strict=False))
+    assert expected_calibration_error(mapped, correct) < expected_calibration_error(confs, correct) / 3
+    again = Calibrator(**{"xs": calibrator.to_dict()["x"], "ys": calibrator.to_dict()["y"]})
+    assert abs(again(0.5) - calibrator(0.5)) < 1e-4

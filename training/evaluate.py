@@ -20,6 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from app.artifacts import resolve
+from app.core.calibration import Calibrator
 from app.backends.base import Query
 from app.backends.llamacpp import LlamaCppBackend
 from training.data.generate import read_jsonl
@@ -56,7 +57,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"| exact match, add/remove only (the study's measure) | {m['paper_exact_match_add_remove']:.4f} |",
         f"| invalid outputs | {m['invalid_output_rate']:.4f} |",
         f"| false actions on `other` | {m['false_action_rate_on_other']:.4f} |",
-        f"| expected calibration error | {m['ece']:.4f} |",
+        f"| expected calibration error (served, calibrated on val) | {m['ece']:.4f} |",
+        f"| expected calibration error, raw model probability | {m.get('ece_raw', m['ece']):.4f} |",
         f"| mean confidence | {m['mean_confidence']:.4f} |",
         "", "### By language", "", "| language | exact match |", "|---|---|",
         *(f"| {k} | {v:.4f} |" for k, v in m["exact_match_by_language"].items()),
@@ -107,9 +109,14 @@ def main(argv: list[str] | None = None) -> None:
 
     report: dict[str, Any] = {"split": args.split, "command": "python -m training.evaluate " + " ".join(argv or []),
                               "models": []}
+    calibrator = Calibrator(served.calibration["x"], served.calibration["y"]) if served.calibration else None
     for name, model_path, lora_path in models:
         preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=name)
         metrics = compute(rows, preds)
+        if calibrator is not None and name.endswith("(served)"):
+            calibrated = [{**p, "confidence": calibrator(p["confidence"])} for p in preds]
+            metrics["ece_raw"] = metrics["ece"]
+            metrics["ece"] = compute(rows, calibrated)["ece"]
         report["models"].append({"name": name, "model": str(model_path), "adapter": str(lora_path) if lora_path else None,
                                  "metrics": metrics, "rows_per_s": len(rows) / seconds})
         print(f"{name}: exact {metrics['exact_match']:.4f}, invalid {metrics['invalid_output_rate']:.4f}, "

@@ -15,6 +15,7 @@ def make_backend(settings: Settings) -> Backend:
         from app.artifacts import resolve
         from app.backends.llamacpp import LlamaCppBackend
 
+        calibration = None
         if settings.model_path is not None:
             model_path, lora_path = settings.model_path, settings.lora_path
             name, fmt, base = settings.model_name or settings.model_path.stem, "gguf", None
@@ -22,6 +23,7 @@ def make_backend(settings: Settings) -> Backend:
             served = resolve(settings.model_manifest)
             model_path, lora_path = served.model_path, settings.lora_path or served.lora_path
             name, fmt, base = settings.model_name or served.name, served.format, served.base
+            calibration = served.calibration if settings.lora_path is None else None
         return LlamaCppBackend(
             model_path,
             lora_path,
@@ -38,6 +40,7 @@ def make_backend(settings: Settings) -> Backend:
             queue_size=settings.queue_size,
             warmup=settings.warmup,
             draft=settings.draft,
+            calibration=calibration,
         )
     if settings.backend == "hf":
         from app.backends.hf import HFBackend

@@ -8,8 +8,6 @@ catalog prefix is evaluated once per distinct catalog and its KV cache reused (b
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import copy
 import queue
 import threading
@@ -17,13 +15,14 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from app.backends.base import BackendError, ModelLoadError, Overloaded, Query, Result
+from app.backends.base import BackendError, ModelLoadError, Query, Result
+from app.backends.queued import Job, QueuedBackend
 from app.core import metrics
 from app.core.prompt import catalog_prefix, query_suffix
 from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
 
 
-class HFBackend:
+class HFBackend(QueuedBackend):
     name = "hf"
 
     def __init__(self, model: str, adapter: str | None = None, *, dtype: str = "auto", device: str | None = None,
@@ -39,10 +38,8 @@ class HFBackend:
         self.cache_entries = cache_entries
         self.warmup = warmup
         self.format = "hf"
-        self._queue: queue.Queue[tuple[Query, concurrent.futures.Future[Result], float]] = queue.Queue(queue_size)
+        super().__init__(queue_size)
         self._prefixes: OrderedDict[tuple[str, ...], tuple[Any, int, Node]] = OrderedDict()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.load_seconds = 0.0
 
     def start(self) -> None:
@@ -89,49 +86,19 @@ class HFBackend:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def queue_depth(self) -> int:
-        return self._queue.qsize()
-
-    def submit(self, queries: list[Query], timeout_s: float) -> list[concurrent.futures.Future[Result]]:
-        if self._queue.qsize() + len(queries) > self._queue.maxsize:
-            metrics.REJECTED.labels("queue_full").inc()
-            raise Overloaded(f"queue full ({self._queue.maxsize} waiting)")
-        deadline = time.monotonic() + timeout_s
-        futures: list[concurrent.futures.Future[Result]] = []
-        for q in queries:
-            future: concurrent.futures.Future[Result] = concurrent.futures.Future()
-            self._queue.put_nowait((q, future, deadline))
-            futures.append(future)
-        return futures
-
-    async def classify(self, queries: list[Query], timeout_s: float) -> list[Result]:
-        futures = self.submit(queries, timeout_s)
-        try:
-            return list(await asyncio.wait_for(asyncio.gather(*(asyncio.wrap_future(f) for f in futures)), timeout_s))
-        except (asyncio.TimeoutError, TimeoutError):
-            for f in futures:
-                f.cancel()
-            raise TimeoutError(f"no answer within {timeout_s} s") from None
-
-    def classify_sync(self, queries: list[Query], timeout_s: float = 60.0) -> list[Result]:
-        return [f.result(timeout=timeout_s) for f in self.submit(queries, timeout_s)]
-
     # -- worker ----------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                query, future, deadline = self._queue.get(timeout=0.05)
+                job: Job = self._queue.get(timeout=0.05)
             except queue.Empty:
                 continue
-            if not future.set_running_or_notify_cancel():
-                continue
-            if time.monotonic() > deadline:
-                future.set_exception(TimeoutError("deadline passed while queued"))
+            if not self._claim(job):
                 continue
             try:
-                future.set_result(self._answer(query))
+                job.future.set_result(self._answer(job.query))
             except Exception as exc:
-                future.set_exception(BackendError(f"model failure: {exc}"))
+                job.future.set_exception(BackendError(f"model failure: {exc}"))
 
     def _forward(self, ids: list[int], cache: Any) -> tuple[Any, Any]:
         torch = self._torch

@@ -12,7 +12,6 @@ of its own and kept in an LRU bounded in bytes of KV cache. A request copies tha
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import ctypes
 import logging
@@ -27,8 +26,10 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from app.backends.base import BackendError, InputTooLarge, ModelLoadError, Overloaded, Query, Result
+from app.backends.base import BackendError, InputTooLarge, ModelLoadError, Query, Result
+from app.backends.queued import Job, QueuedBackend
 from app.core import metrics
+from app.core.calibration import Calibrator
 from app.core.numbers import guess_quantity
 from app.core.prompt import catalog_prefix, quantity_piece, query_suffix
 from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
@@ -68,10 +69,7 @@ class _Prefix:
 
 
 @dataclass
-class _Job:
-    query: Query
-    future: concurrent.futures.Future[Result]
-    deadline: float
+class _Job(Job):
     tokens: list[int] = field(default_factory=list)
     prefix: _Prefix | None = None
     seq: int = -1
@@ -89,7 +87,7 @@ class _Lane:
     rows: dict[int, int]  # draft offset -> batch index whose logits decide the next token
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(QueuedBackend):
     name = "llamacpp"
 
     def __init__(
@@ -111,6 +109,7 @@ class LlamaCppBackend:
         queue_size: int = 256,
         warmup: bool = True,
         draft: bool = True,
+        calibration: dict[str, list[float]] | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.lora_path = Path(lora_path) if lora_path else None
@@ -128,15 +127,14 @@ class LlamaCppBackend:
         self.max_quantity = max_quantity
         self.warmup = warmup
         self.draft = draft
-        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=queue_size)
+        self.calibrator = Calibrator(calibration["x"], calibration["y"]) if calibration else None
+        super().__init__(queue_size)
         self._active: list[_Job] = []
         self._deferred: list[_Job] = []
         self._prefixes: OrderedDict[tuple[str, ...], _Prefix] = OrderedDict()
         self._free_cache_seqs: list[int] = []
         self._free_work_seqs: list[int] = []
         self._kv_used = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._model: Any = None
         self._ctx: Any = None
         self._adapter: Any = None
@@ -252,41 +250,8 @@ class LlamaCppBackend:
     def queue_depth(self) -> int:
         return self._queue.qsize() + len(self._active) + len(self._deferred)
 
-    def submit(self, queries: list[Query], timeout_s: float) -> list[concurrent.futures.Future[Result]]:
-        if self._thread is None or not self._thread.is_alive():
-            raise BackendError("the model is not running")
-        if self._queue.qsize() + len(queries) > self._queue.maxsize:
-            metrics.REJECTED.labels("queue_full").inc()
-            raise Overloaded(f"queue full ({self._queue.maxsize} waiting)")
-        deadline = time.monotonic() + timeout_s
-        futures: list[concurrent.futures.Future[Result]] = []
-        for q in queries:
-            job = _Job(q, concurrent.futures.Future(), deadline)
-            try:
-                self._queue.put_nowait(job)
-            except queue.Full:
-                for f in futures:
-                    f.cancel()
-                metrics.REJECTED.labels("queue_full").inc()
-                raise Overloaded(f"queue full ({self._queue.maxsize} waiting)") from None
-            futures.append(job.future)
-        metrics.QUEUE_DEPTH.set(self.queue_depth())
-        return futures
-
-    async def classify(self, queries: list[Query], timeout_s: float) -> list[Result]:
-        futures = self.submit(queries, timeout_s)
-        try:
-            return list(
-                await asyncio.wait_for(asyncio.gather(*(asyncio.wrap_future(f) for f in futures)), timeout_s)
-            )
-        except (asyncio.TimeoutError, TimeoutError):
-            for f in futures:
-                f.cancel()
-            raise TimeoutError(f"no answer within {timeout_s} s") from None
-
-    def classify_sync(self, queries: list[Query], timeout_s: float = 30.0) -> list[Result]:
-        futures = self.submit(queries, timeout_s)
-        return [f.result(timeout=timeout_s) for f in futures]
+    def _job(self, query: Query, future: concurrent.futures.Future[Result], deadline: float) -> _Job:
+        return _Job(query, future, deadline)
 
     # -- the owner thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -314,22 +279,17 @@ class LlamaCppBackend:
         if self._deferred:
             return self._deferred.pop(0)
         try:
-            if self._active:
-                return self._queue.get_nowait()
-            return self._queue.get(timeout=0.05)
+            job: _Job = self._queue.get_nowait() if self._active else self._queue.get(timeout=0.05)
         except queue.Empty:
             return None
+        return job
 
     def _admit(self) -> None:
         while len(self._active) < self.max_batch:
             job = self._next_job()
             if job is None:
                 return
-            if not job.future.set_running_or_notify_cancel():
-                continue  # the client gave up (timeout) before we started
-            if time.monotonic() > job.deadline:
-                metrics.REJECTED.labels("deadline").inc()
-                job.future.set_exception(TimeoutError("deadline passed while queued"))
+            if not self._claim(job):
                 continue
             try:
                 admitted = self._prepare(job)
@@ -542,8 +502,9 @@ class LlamaCppBackend:
         assert job.decoder is not None and job.decoder.answer is not None
         answer = job.decoder.answer
         self._release(job)
+        confidence = self.calibrator(answer.confidence) if self.calibrator else answer.confidence
         if not job.future.done():
-            job.future.set_result(Result(answer.intent, answer.product, answer.quantity, answer.confidence))
+            job.future.set_result(Result(answer.intent, answer.product, answer.quantity, confidence))
 
     def _fail_all(self, error: Exception) -> None:
         for job in list(self._active):

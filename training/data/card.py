@@ -59,7 +59,9 @@ def write_card(path: Path, splits: dict[str, list[Row]], config: DataConfig) -> 
         "`make data` (`python -m training.data.generate`), deterministic for the seed below.",
         "",
         f"- seed: {config.seed}; rows: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()),
-        "- the test split uses only held-out phrase templates and held-out product surface forms",
+        "- products: 207 hand-described ones (forms in six languages) plus 160 open-vocabulary English names;",
+        "  53 of the latter appear only in test",
+        "- the test split uses only held-out phrase templates; half its rows name the product in a held-out wording",
         "- identical texts across splits (case-insensitive): "
         + ", ".join(f"{k} {v}" for k, v in overlap(splits).items()),
         "",
@@ -69,6 +71,12 @@ def write_card(path: Path, splits: dict[str, list[Row]], config: DataConfig) -> 
     lines += _table("Rows by product", by_product, ["in catalog", "missing from catalog", "n/a (other)"])
     lines += _table("Rows by quantity", by_quantity, ["1", "2-5", "6-20", "21+", "null (other)"])
     lines += _table("Rows by catalog size", by_catalog, ["3-7", "8-13", "14-20"])
+    by_tag: dict[str, Counter[str]] = {name: Counter(t for row in rows for t in row.tags) for name, rows in splits.items()}
+    tags = sorted({t for counter in by_tag.values() for t in counter})
+    lines += ["Tags say how a row was made: `unseen_form` (product named in a wording held out of training),",
+              "`unseen_product` (an open-vocabulary product held out of training entirely), `held_out_template`,",
+              "`distractor`, `correction`, `missing_product`, `code_switch`, `typo`, `no_diacritics`, `voice`, `emoji`.", ""]
+    lines += _table("Rows by tag", by_tag, tags)
     lines += ["## Examples (test split)", "", "| lang | text | intent | product | qty | catalog size |",
               "|---|---|---|---|---|---|"]
     seen: set[tuple[str, str]] = set()

@@ -21,6 +21,7 @@ from typing import Any
 from training.config import load_config
 from training.data.card import write_card
 from training.data.phrases import BANKS, EMOJI, Bank, is_held_out
+from training.data.open_products import HELD_OUT, OPEN_PRODUCTS
 from training.data.products import LANGUAGES, PRODUCTS, Product, SurfaceForm
 
 INTENTS = ("add_to_cart", "remove_from_cart", "other")
@@ -54,6 +55,9 @@ class DataConfig:
     # Test rows name the product in a held-out wording this often (else in a trained one), so the
     # report can show accuracy on unseen wordings and on seen ones separately (row tag "unseen_form").
     p_test_unseen_form: float = 0.5
+    # Rows whose target is an open-vocabulary product (English name, no hand-written forms); in the
+    # test split these are products held out of training entirely (tag "unseen_product").
+    p_open_target: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,13 @@ class Generator:
         self.config = config
         self.rng = random.Random(config.seed)
         self.by_group: dict[str, list[Product]] = {}
-        for product in PRODUCTS:
+        for product in PRODUCTS + OPEN_PRODUCTS:
             self.by_group.setdefault(product.group, []).append(product)
+        seen_open = tuple(p for p in OPEN_PRODUCTS if p.name not in HELD_OUT)
+        self.universe = {"train": PRODUCTS + seen_open, "val": PRODUCTS + seen_open, "test": PRODUCTS + OPEN_PRODUCTS}
+        self.open_targets = {"train": seen_open, "val": seen_open,
+                             "test": tuple(p for p in OPEN_PRODUCTS if p.name in HELD_OUT)}
+        self.split_name = "train"
         self.seen_texts: set[str] = set()
         self.tags: set[str] = set()
 
@@ -106,12 +115,13 @@ class Generator:
 
     def make_catalog(self, target: Product, include_target: bool) -> tuple[list[str], dict[str, str]]:
         size = self.rng.randint(self.config.catalog_min, self.config.catalog_max)
+        universe = self.universe[self.split_name]
         chosen: list[Product] = [target] if include_target else []
         if self.rng.random() < self.config.p_neighbours:
-            neighbours = [p for p in self.by_group[target.group] if p is not target]
+            neighbours = [p for p in self.by_group[target.group] if p is not target and p in universe]
             self.rng.shuffle(neighbours)
             chosen += neighbours[: max(1, size // 3)]
-        pool = [p for p in PRODUCTS if p is not target and p not in chosen]
+        pool = [p for p in universe if p is not target and p not in chosen]
         chosen += self.rng.sample(pool, max(0, size - len(chosen)))
         chosen = chosen[:size]
         if include_target and target not in chosen:
@@ -133,6 +143,9 @@ class Generator:
         if unseen:
             self.tags.add("unseen_form")
         forms = product.test_forms(form_language) if unseen else product.train_forms(form_language)
+        if product.group.startswith("open-"):  # derived English forms: nothing to hold out
+            forms = product.forms[form_language]
+            self.tags.discard("unseen_form")
         form: SurfaceForm = self.rng.choice(forms)
         return form.for_quantity(quantity)
 
@@ -184,9 +197,10 @@ class Generator:
             slots["p"] = " ".join(words)
             self.tags.add("typo")
         if "{p2}" in template:
-            others = [p for p in PRODUCTS if p.name in catalog and p is not target]
+            universe = self.universe[split]
+            others = [p for p in universe if p.name in catalog and p is not target]
             if not others or self.rng.random() < 0.4:
-                others = [p for p in PRODUCTS if p is not target]
+                others = [p for p in universe if p is not target]
             distractor = self.rng.choice(others)
             target_tags = set(self.tags)
             slots["p2"] = self.surface(distractor, language, split, 1, None)
@@ -222,7 +236,13 @@ class Generator:
         self.tags = set()
         language = cfg.languages[index % len(cfg.languages)]
         intent = rng.choices(list(cfg.intent_weights), weights=list(cfg.intent_weights.values()))[0]
-        target = rng.choice(PRODUCTS)
+        self.split_name = split
+        if rng.random() < cfg.p_open_target:
+            target = rng.choice(self.open_targets[split])
+            if split == "test":
+                self.tags.add("unseen_product")
+        else:
+            target = rng.choice(PRODUCTS)
         missing = intent != "other" and rng.random() < cfg.p_missing_product
         include_target = not missing and (intent != "other" or rng.random() < 0.7)
         catalog_list, catalog = self.make_catalog(target, include_target)
