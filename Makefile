@@ -5,11 +5,12 @@ TRAIN_VENV := .venv-train
 PY := $(VENV)/bin/python
 TPY := $(TRAIN_VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
 TSTAMP := $(TRAIN_VENV)/.installed
 MANIFEST ?= artifacts/gemma3-270m-cart/manifest.json
 TRAIN_CONFIG ?= training/configs/gemma3-270m.yaml
 
-.PHONY: run serve test test-slow lint data train export eval bench loadtest fuzz model clean help
+.PHONY: run serve test test-slow lint data train export eval bench loadtest soak fuzz model clean help
 
 help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
@@ -24,8 +25,12 @@ $(STAMP): pyproject.toml scripts/install_llama_cpp.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	scripts/install_llama_cpp.sh $(VENV)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e .
 	touch $(STAMP)
+
+$(DEVSTAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(DEVSTAMP)
 
 $(TSTAMP): pyproject.toml scripts/install_llama_cpp.sh
 	test -x $(TPY) || $(PYTHON) -m venv $(TRAIN_VENV)
@@ -46,14 +51,14 @@ run: model
 
 serve: run
 
-test: $(STAMP)
+test: $(DEVSTAMP)
 	$(PY) -m app.artifacts check $(MANIFEST) >/dev/null
 	$(PY) -m pytest -m "not slow and not gpu" -q
 
 test-slow: $(STAMP) $(TSTAMP)
 	$(TPY) -m pytest -m "slow and not gpu" -q
 
-lint: $(STAMP)
+lint: $(DEVSTAMP)
 	$(PY) -m ruff check app training tests loadtest scripts
 	$(PY) -m mypy app
 
@@ -76,10 +81,15 @@ bench: $(STAMP) data
 
 loadtest: $(STAMP)
 	$(PY) -m pip install -q locust
+	mkdir -p loadtest/results
 	$(PY) -m locust -f loadtest/locustfile.py --headless --host http://127.0.0.1:8000 \
 	  -u $${USERS:-32} -r $${SPAWN:-8} -t $${DURATION:-60s} --csv loadtest/results/run --html loadtest/results/report.html
 
-fuzz: $(STAMP)
+soak: $(STAMP)
+	$(PY) -m pip install -q locust
+	$(PY) -m loadtest.soak --seconds $${SECONDS_:-300} --users $${USERS:-200}
+
+fuzz: $(DEVSTAMP)
 	SHOPINTENT_FUZZ_EXAMPLES=$${EXAMPLES:-500} $(PY) -m pytest tests/test_openapi_fuzz.py tests/test_properties.py -q \
 	  --hypothesis-seed=$${SEED:-0} -p no:cacheprovider
 

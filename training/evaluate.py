@@ -20,9 +20,9 @@ from typing import Any
 from tqdm import tqdm
 
 from app.artifacts import resolve
-from app.core.calibration import Calibrator
 from app.backends.base import Query
 from app.backends.llamacpp import LlamaCppBackend
+from app.core.calibration import Calibrator
 from training.data.generate import read_jsonl
 from training.metrics import compute
 

@@ -276,20 +276,21 @@ class LlamaCppBackend(QueuedBackend):
             job.future.set_exception(BackendError("the model is shutting down"))
 
     def _next_job(self) -> _Job | None:
+        """A job waiting for KV space first (already claimed), else a new one from the queue."""
         if self._deferred:
             return self._deferred.pop(0)
         try:
             job: _Job = self._queue.get_nowait() if self._active else self._queue.get(timeout=0.05)
         except queue.Empty:
             return None
-        return job
+        return job if self._claim(job) else None
 
     def _admit(self) -> None:
         while len(self._active) < self.max_batch:
             job = self._next_job()
             if job is None:
                 return
-            if not self._claim(job):
+            if job.future.done():  # a deferred job whose client gave up meanwhile
                 continue
             try:
                 admitted = self._prepare(job)

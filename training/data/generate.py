@@ -20,8 +20,8 @@ from typing import Any
 
 from training.config import load_config
 from training.data.card import write_card
-from training.data.phrases import BANKS, EMOJI, Bank, is_held_out
 from training.data.open_products import HELD_OUT, OPEN_PRODUCTS
+from training.data.phrases import BANKS, EMOJI, Bank, is_held_out
 from training.data.products import LANGUAGES, PRODUCTS, Product, SurfaceForm
 
 INTENTS = ("add_to_cart", "remove_from_cart", "other")
