@@ -10,7 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.core.config import get_settings
 
 Intent = Literal["add_to_cart", "remove_from_cart", "other"]
+Language = Literal["en", "hr", "es", "de", "fr", "it"]
 LANGUAGES = ("en", "hr", "es", "de", "fr", "it")
+_LIMITS = get_settings()
+# Control characters and line breaks: they would break the one-entry-per-line prompt.
+_CONTROL = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
+ITEM_PATTERN = f"^[^\\s{_CONTROL}](?:[^{_CONTROL}]*[^\\s{_CONTROL}])?$"
+TEXT_PATTERN = f"[^\\s{_CONTROL}]"
+
+
+def _is_control(c: str) -> bool:
+    return unicodedata.category(c) in {"Cc", "Zl", "Zp"}
 
 
 class ClassifyRequest(BaseModel):
@@ -24,16 +34,26 @@ class ClassifyRequest(BaseModel):
         },
     )
 
-    text: str = Field(description="The shopper's message, in any of our languages.", min_length=1)
-    catalog: list[str] = Field(description="The products in view, exactly as the shop lists them.", min_length=1)
-    language: str | None = Field(default=None, description="Optional ISO 639-1 hint; detected when absent.")
+    text: str = Field(
+        description="The shopper's message, in any of our languages.", min_length=1,
+        json_schema_extra={"maxLength": _LIMITS.max_text_chars, "pattern": TEXT_PATTERN},
+    )
+    catalog: list[str] = Field(
+        description="The products in view, exactly as the shop lists them: distinct, no padding, no line breaks.",
+        min_length=1,
+        json_schema_extra={
+            "maxItems": _LIMITS.max_catalog_items, "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1, "maxLength": _LIMITS.max_item_chars, "pattern": ITEM_PATTERN},
+        },
+    )
+    language: Language | None = Field(default=None, description="Optional ISO 639-1 hint; detected when absent.")
 
     @field_validator("text")
     @classmethod
     def _text(cls, value: str) -> str:
         limit = get_settings().max_text_chars
-        if not value.strip():
-            raise ValueError("text is empty or whitespace only")
+        if all(c.isspace() or _is_control(c) for c in value):
+            raise ValueError("text is empty, whitespace or control characters only")
         if len(value) > limit:
             raise ValueError(f"text is {len(value)} characters; the limit is {limit}")
         return value
@@ -52,22 +72,12 @@ class ClassifyRequest(BaseModel):
                 raise ValueError(f"catalog[{i}] has leading or trailing whitespace")
             if len(item) > settings.max_item_chars:
                 raise ValueError(f"catalog[{i}] is {len(item)} characters; the limit is {settings.max_item_chars}")
-            if any(unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"} for c in item):
+            if any(_is_control(c) for c in item):
                 raise ValueError(f"catalog[{i}] contains a control character or line break")
             if item in seen:
                 raise ValueError(f"catalog[{i}] duplicates an earlier entry: {item!r}")
             seen.add(item)
         return value
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        code = value.strip().lower()
-        if code not in LANGUAGES:
-            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
-        return code
 
 
 class Prediction(BaseModel):
@@ -82,7 +92,7 @@ class Prediction(BaseModel):
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: list[ClassifyRequest] = Field(min_length=1)
+    items: list[ClassifyRequest] = Field(min_length=1, json_schema_extra={"maxItems": _LIMITS.max_batch_items})
 
     @field_validator("items")
     @classmethod

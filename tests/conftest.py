@@ -50,8 +50,14 @@ def llama_backend(served_model):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def client(llama_backend) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with TestClient(create_app(get_settings(), backend=_NoClose(llama_backend))) as c:
+def shared_backend(llama_backend):  # type: ignore[no-untyped-def]
+    """The session's engine, for apps whose lifespan must neither start nor close it."""
+    return _NoClose(llama_backend)
+
+
+@pytest.fixture(scope="session")
+def client(shared_backend) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(get_settings(), backend=shared_backend)) as c:
         yield c
 
 

@@ -69,8 +69,11 @@ def test_sigterm_drains_in_flight_requests() -> None:
             time.sleep(0.3)  # requests are in flight
             proc.send_signal(signal.SIGTERM)
             statuses = [f.result() for f in futures]
-        assert statuses == [200] * len(statuses)
-        assert proc.wait(timeout=30) == 0
+        assert statuses == [200] * len(statuses)  # every accepted request was answered
+        signalled = time.monotonic()
+        # uvicorn re-raises the SIGTERM it handled once the drain is done, so supervisors see why
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert time.monotonic() - signalled < 20  # within the grace period
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -29,7 +29,15 @@ from training.metrics import compute
 
 def predict(model_path: Path, lora_path: Path | None, rows: list[dict[str, Any]], threads: int = 2,
             desc: str = "eval") -> tuple[list[dict[str, Any]], float]:
-    backend = LlamaCppBackend(model_path, lora_path, threads=threads, queue_size=len(rows) + 1, warmup=False)
+    backend: Any
+    if str(model_path).startswith("hf:"):  # transformers (fp32 unless the path ends with @bfloat16 etc.)
+        from app.backends.hf import HFBackend
+
+        model, _, dtype = str(model_path).removeprefix("hf:").partition("@")
+        backend = HFBackend(model, str(lora_path) if lora_path else None, dtype=dtype or "float32",
+                            queue_size=len(rows) + 1, warmup=False)
+    else:
+        backend = LlamaCppBackend(model_path, lora_path, threads=threads, queue_size=len(rows) + 1, warmup=False)
     backend.start()
     try:
         started = time.perf_counter()
@@ -94,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--manifest", default="artifacts/gemma3-270m-cart/manifest.json")
     parser.add_argument("--split", default="data/test.jsonl")
     parser.add_argument("--limit", type=int, help="evaluate only the first N rows")
-    parser.add_argument("--variant", action="append", default=[], help="name=model.gguf[+adapter.gguf]")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="name=model.gguf[+adapter.gguf], or name=hf:<dir>[@dtype][+peft_adapter_dir]")
     parser.add_argument("--out", default="reports/eval")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)

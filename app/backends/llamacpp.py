@@ -36,6 +36,7 @@ from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
 
 log = logging.getLogger("shopintent.llamacpp")
 
+FLASH_ATTN = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
 ANSWER_MARGIN = 24  # KV cells an answer may feed beyond its longest product name (tokens)
 
 
@@ -143,6 +144,8 @@ class LlamaCppBackend(QueuedBackend):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("this backend is already started")
         started = time.perf_counter()
         _check_gguf(self.model_path)
         if self.lora_path is not None:
@@ -194,7 +197,7 @@ class LlamaCppBackend(QueuedBackend):
         cparams.n_threads_batch = self.threads
         cparams.swa_full = True  # sliding-window layers keep full KV, so prefixes can be shared
         cparams.kv_unified = True  # one KV buffer for all sequences: seq_cp shares cells
-        cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED  # skips masked cells
+        cparams.flash_attn_type = FLASH_ATTN  # skips masked cells
         cparams.no_perf = True
         ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not ctx:
