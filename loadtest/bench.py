@@ -28,7 +28,6 @@ from typing import Any
 import httpx
 
 from training.data.generate import read_jsonl
-from training.data.products import PRODUCTS
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -44,23 +43,24 @@ def free_port() -> int:
 
 
 def requests_with_15_item_catalogs(n_catalogs: int, per_catalog: int, seed: int = 0) -> list[dict[str, Any]]:
-    """Test-split texts, each with its gold product inside a 15-item catalog."""
+    """Test-split texts in groups that share one 15-item catalog (so a warm cache really hits):
+    each catalog is made of the gold products of its group's add/remove rows."""
     rng = random.Random(seed)
-    rows = [r for r in read_jsonl("data/test.jsonl") if r["product"] is not None or r["intent"] == "other"]
-    catalogs = []
-    for _ in range(n_catalogs):
-        catalogs.append([p.name for p in rng.sample(PRODUCTS, 15)])
+    rows = read_jsonl("data/test.jsonl")
+    actions = [r for r in rows if r["product"] is not None]
+    others = [r for r in rows if r["intent"] == "other"]
+    rng.shuffle(actions)
     out = []
-    for catalog in catalogs:
-        for row in rng.sample(rows, per_catalog):
-            cat = list(catalog)
-            if row["product"] and row["product"] not in cat:
-                cat[rng.randrange(15)] = row["product"]
-            cat = list(dict.fromkeys(cat))
-            while len(cat) < 15:
-                cat.append(rng.choice(PRODUCTS).name)
-                cat = list(dict.fromkeys(cat))
-            out.append({"text": row["text"], "catalog": cat})
+    for _ in range(n_catalogs):
+        group, products = [], []
+        while len(products) < 15 and actions:
+            row = actions.pop()
+            if row["product"] not in products:
+                products.append(row["product"])
+                group.append(row)
+        catalog = rng.sample(products, len(products))
+        group = group[: max(1, per_catalog - per_catalog // 5)] + rng.sample(others, per_catalog // 5)
+        out += [{"text": row["text"], "catalog": catalog} for row in group]
     return out
 
 

@@ -167,7 +167,8 @@ class LlamaCppBackend(QueuedBackend):
         self.bytes_per_token = self._measure_kv_bytes_per_token()
         self.cache_tokens = max(self.max_catalog_tokens, self.cache_mb * 2**20 // self.bytes_per_token)
         self.n_ctx = self.cache_tokens + self.max_batch * (self.max_query_tokens + 128)
-        self.n_seq = self.cache_slots + 2 * self.max_batch  # two lanes per request on its first step
+        lanes = 2 if self.draft else 1  # drafting puts two lanes per request on its first step
+        self.n_seq = self.cache_slots + lanes * self.max_batch
         self._ctx = self._new_context(self.n_ctx, self.n_seq)
         self._reset_sequences()
         self._batch = llama_cpp.llama_batch_init(self.batch_tokens, 0, 2)

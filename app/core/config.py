@@ -34,11 +34,11 @@ class Settings(BaseSettings):
     threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1, le=256)
     max_batch: int = Field(default=16, ge=1, le=128, description="Requests decoded together in one step.")
     batch_tokens: int = Field(default=512, ge=32, le=8192, description="Tokens per llama.cpp decode call.")
-    cache_mb: int = Field(default=96, ge=1, le=16384, description="Prefix (catalog) KV cache bound, in MB.")
+    cache_mb: int = Field(default=48, ge=1, le=16384, description="Prefix (catalog) KV cache bound, in MB.")
     max_catalog_tokens: int = Field(default=2048, ge=64, le=32768)
-    max_query_tokens: int = Field(default=384, ge=16, le=4096, description="Longer texts keep head and tail.")
+    max_query_tokens: int = Field(default=256, ge=16, le=4096, description="Longer texts keep head and tail.")
     max_quantity: int = Field(default=999, ge=1, le=99999)
-    draft: bool = Field(default=True, description="Draft ' add/remove <quantity>' for the model to verify.")
+    draft: bool = Field(default=False, description="Draft ' add/remove <quantity>' for the model to verify (slower on 2 cores).")
 
     # -- the service ---------------------------------------------------------------------
     host: str = "0.0.0.0"
