@@ -145,3 +145,22 @@ def test_cors_is_off_by_default_and_configurable(fake_backend: FakeBackend) -> N
         assert "access-control-allow-origin" not in c.options("/classify", headers=preflight).headers
     with TestClient(create_app(Settings(backend="fake", cors_origins="https://shop.example"), backend=fake_backend)) as c:
         assert c.options("/classify", headers=preflight).headers["access-control-allow-origin"] == "https://shop.example"
+
+
+def test_predicted_wait_over_half_the_deadline_is_shed_at_once() -> None:
+    import threading
+    import time
+
+    from app.backends.base import Overloaded, Query
+    from app.backends.queued import QueuedBackend
+
+    backend = QueuedBackend(queue_size=1000)
+    backend._thread = threading.Thread(target=time.sleep, args=(5,), daemon=True)
+    backend._thread.start()  # "alive", but never takes jobs: the queue only grows
+    for _ in range(10):  # measured service rate: 10 answers in 5 s = 2/s
+        backend._completed()
+    backend.submit([Query("add milk", ("Milk",))] * 8, timeout_s=10)  # 8 ahead / 2 per s = 4 s < 5 s
+    started = time.perf_counter()
+    with pytest.raises(Overloaded, match="requests ahead"):
+        backend.submit([Query("add milk", ("Milk",))] * 4, timeout_s=10)  # 12 / 2 = 6 s > half of 10 s
+    assert time.perf_counter() - started < 0.01

@@ -97,6 +97,7 @@ class HFBackend(QueuedBackend):
                 continue
             try:
                 job.future.set_result(self._answer(job.query))
+                self._completed()
             except Exception as exc:
                 job.future.set_exception(BackendError(f"model failure: {exc}"))
 

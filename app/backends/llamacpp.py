@@ -507,6 +507,7 @@ class LlamaCppBackend(QueuedBackend):
         assert job.decoder is not None and job.decoder.answer is not None
         answer = job.decoder.answer
         self._release(job)
+        self._completed()
         confidence = self.calibrator(answer.confidence) if self.calibrator else answer.confidence
         if not job.future.done():
             job.future.set_result(Result(answer.intent, answer.product, answer.quantity, confidence))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import queue
 import threading
@@ -25,10 +26,23 @@ class Job:
 class QueuedBackend:
     """Subclasses start ``self._thread`` on a loop that takes ``Job``s from ``self._queue``."""
 
+    RATE_WINDOW_S = 5.0  # service rate is measured over the last seconds of completions
+    MAX_WAIT_FRACTION = 0.5  # refuse (429) when the queue ahead would eat half the deadline
+
     def __init__(self, queue_size: int) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._completions: collections.deque[float] = collections.deque(maxlen=4096)
+
+    def _completed(self) -> None:
+        self._completions.append(time.monotonic())
+
+    def service_rate(self) -> float | None:
+        """Answers per second over the recent window; None until there is a measurement."""
+        now = time.monotonic()
+        recent = sum(1 for t in self._completions if now - t <= self.RATE_WINDOW_S)
+        return recent / self.RATE_WINDOW_S if recent >= 5 else None
 
     def _job(self, query: Query, future: concurrent.futures.Future[Result], deadline: float) -> Any:
         return Job(query, future, deadline)
@@ -42,6 +56,11 @@ class QueuedBackend:
         if self._queue.qsize() + len(queries) > self._queue.maxsize:
             metrics.REJECTED.labels("queue_full").inc()
             raise Overloaded(f"queue full ({self._queue.maxsize} waiting)")
+        rate = self.service_rate()
+        if rate is not None and (self.queue_depth() + len(queries)) / rate > timeout_s * self.MAX_WAIT_FRACTION:
+            # Admitting it would likely end in a 504: shed it now, in microseconds, instead.
+            metrics.REJECTED.labels("predicted_wait").inc()
+            raise Overloaded(f"{self.queue_depth()} requests ahead at {rate:.1f}/s")
         deadline = time.monotonic() + timeout_s
         futures: list[concurrent.futures.Future[Result]] = []
         for query in queries:
