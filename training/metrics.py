@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
+
+from app.backends.base import Result, check_result
 
 INTENTS = ("add_to_cart", "remove_from_cart", "other")
 
 
 def is_valid(pred: dict[str, Any], catalog: Sequence[str]) -> bool:
-    intent = pred.get("intent")
-    if intent == "other":
-        return pred.get("product") is None and pred.get("quantity") is None
-    if intent not in ("add_to_cart", "remove_from_cart"):
-        return False
-    product, quantity = pred.get("product"), pred.get("quantity")
-    return (product is None or product in catalog) and isinstance(quantity, int) and quantity >= 1
+    """The service's own contract check (no upper bound on the quantity here)."""
+    result = Result(pred.get("intent", ""), pred.get("product"), pred.get("quantity"), 0.0)
+    return check_result(result, tuple(catalog), sys.maxsize)
 
 
 def exact(gold: dict[str, Any], pred: dict[str, Any]) -> bool:

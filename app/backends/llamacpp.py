@@ -270,7 +270,6 @@ class LlamaCppBackend(QueuedBackend):
             except Exception as exc:  # a failed decode must not take the service down
                 log.exception("decode failed; failing %d requests and resetting the context", len(self._active))
                 self._fail_all(BackendError(f"model failure: {exc}"))
-            metrics.QUEUE_DEPTH.set(self.queue_depth())
         self._fail_all(BackendError("the model is shutting down"))
         while True:
             try:

@@ -73,7 +73,6 @@ class QueuedBackend:
                 metrics.REJECTED.labels("queue_full").inc()
                 raise Overloaded(f"queue full ({self._queue.maxsize} waiting)") from None
             futures.append(job.future)
-        metrics.QUEUE_DEPTH.set(self.queue_depth())
         return futures
 
     async def classify(self, queries: list[Query], timeout_s: float) -> list[Result]:
