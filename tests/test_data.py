@@ -10,6 +10,9 @@ import pytest
 from training.data.generate import DataConfig, Row, generate
 from training.data.phrases import BANKS, is_held_out
 from training.data.products import LANGUAGES, PRODUCTS
+from training.data.siblings import TRAIN_ONLY
+
+TRAIN_ONLY_BY_BANK = {id(BANKS[lang]): TRAIN_ONLY[lang] for lang in BANKS}
 
 SIZES = {"train": 1200, "val": 120, "test": 600}
 
@@ -75,6 +78,26 @@ def test_held_out_templates_never_reach_training() -> None:
             kept = [t for i, t in enumerate(pool) if not is_held_out(i)]
             assert held and kept
             assert not set(held) & set(kept)
+        for intent in ("add", "remove", "other"):
+            assert not set(TRAIN_ONLY_BY_BANK[id(bank)][intent]) & set(getattr(bank, intent))
+
+
+def _words(template: str) -> set[str]:
+    return {w for w in re.findall(r"[^\W\d_]+", re.sub(r"\{\w+\}", "", template).casefold()) if len(w) > 1}
+
+
+def test_every_held_out_word_has_a_training_sibling() -> None:
+    """Held-out templates test unseen frames, not words no training row ever used."""
+    for language, bank in BANKS.items():
+        trained: set[str] = set()
+        for intent in ("add", "remove", "other"):
+            pool = getattr(bank, intent)
+            for template in [t for i, t in enumerate(pool) if not is_held_out(i)] + list(TRAIN_ONLY[language][intent]):
+                trained |= _words(template)
+        for intent in ("add", "remove", "other"):
+            for i, template in enumerate(getattr(bank, intent)):
+                if is_held_out(i):
+                    assert _words(template) <= trained, (language, template, _words(template) - trained)
 
 
 def test_product_universe() -> None:

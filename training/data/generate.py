@@ -23,9 +23,11 @@ from training.data.card import write_card
 from training.data.open_products import HELD_OUT, OPEN_PRODUCTS
 from training.data.phrases import BANKS, EMOJI, Bank, is_held_out
 from training.data.products import LANGUAGES, PRODUCTS, Product, SurfaceForm
+from training.data.siblings import TRAIN_ONLY
 
 INTENTS = ("add_to_cart", "remove_from_cart", "other")
 SPLITS = ("train", "val", "test")
+INTENT_KEYS = {"add_to_cart": "add", "remove_from_cart": "remove", "other": "other"}
 
 
 @dataclass
@@ -168,10 +170,14 @@ class Generator:
         return self.rng.randint(21, 100)
 
     # -- rows ------------------------------------------------------------------------------
-    def templates(self, bank: Bank, intent: str, split: str) -> list[str]:
+    def templates(self, language: str, intent: str, split: str) -> list[str]:
+        bank = BANKS[language]
         pool = {"add_to_cart": bank.add, "remove_from_cart": bank.remove, "other": bank.other}[intent]
         held = split == "test"
-        return [t for i, t in enumerate(pool) if is_held_out(i) == held]
+        chosen = [t for i, t in enumerate(pool) if is_held_out(i) == held]
+        if not held:
+            chosen += TRAIN_ONLY[language][INTENT_KEYS[intent]]
+        return chosen
 
     def fill(self, template: str, language: str, split: str, target: Product, catalog: dict[str, str],
              quantity: int) -> str:
@@ -247,7 +253,7 @@ class Generator:
         include_target = not missing and (intent != "other" or rng.random() < 0.7)
         catalog_list, catalog = self.make_catalog(target, include_target)
         quantity = self.draw_quantity()
-        template = rng.choice(self.templates(BANKS[language], intent, split))
+        template = rng.choice(self.templates(language, intent, split))
         if "{n}" not in template and "{d}" not in template:
             quantity = 1
         text = self.noise(self.fill(template, language, split, target, catalog, quantity), language)
