@@ -6,7 +6,8 @@
 ``--ship`` converts the adapter with llama.cpp's convert_lora_to_gguf.py and writes it with a
 manifest (checksums of base and adapter, training config) to artifacts/<name>/: that is what
 `make run` serves, over the original PyPI Q4_K_M base. ``--formats`` merges the adapter into the
-dequantized base, converts it to GGUF F16 and requantizes with llama_model_quantize. Beware the
+dequantized base, converts it to GGUF F16 and requantizes with llama_model_quantize; it also
+writes the base alone at each format (runs/<run>/gguf/base-*.gguf) for base + runtime LoRA rows. Beware the
 trap measured here: requantizing a merge to Q4_K_M over a base that was already 4-bit can erase the
 fine-tune, because the LoRA delta is smaller than one quantization step.
 """
@@ -69,6 +70,25 @@ def quantize(src: Path, out: Path, kind: str) -> Path:
     return out
 
 
+def save_peft_fp16(adapter_dir: Path, out: Path) -> None:
+    """The peft adapter in float16 (7.6 MB instead of 15), committed beside the GGUF one so that
+    `make export` and `make bench` can rebuild the merged formats on a fresh clone, without training."""
+    from safetensors.torch import load_file, save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    save_file({k: v.half().contiguous() for k, v in tensors.items()}, str(out / "adapter_model.safetensors"))
+    shutil.copy(adapter_dir / "adapter_config.json", out / "adapter_config.json")
+
+
+def find_adapter(run_dir: Path, name: str) -> Path:
+    """The run's own adapter after training, else the one committed with the shipped model."""
+    for candidate in (run_dir / "adapter", Path("artifacts") / name / "peft"):
+        if (candidate / "adapter_config.json").exists():
+            return candidate
+    raise SystemExit(f"no adapter in {run_dir}/adapter or artifacts/{name}/peft: train first")
+
+
 def ship(config: TrainConfig, adapter_gguf: Path, name: str) -> Path:
     if config.base not in PACKAGED_BASES:
         raise SystemExit("only packaged bases can be shipped (the service must find the base offline)")
@@ -93,6 +113,8 @@ def ship(config: TrainConfig, adapter_gguf: Path, name: str) -> Path:
         "training": {"config": json.loads((run_dir / "train_config.json").read_text()), "summary": summary},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if (run_dir / "adapter" / "adapter_model.safetensors").exists():
+        save_peft_fp16(run_dir / "adapter", out / "peft")
     print(f"shipped {out}/adapter.gguf ({manifest['adapter']['bytes'] / 1e6:.1f} MB) and manifest.json")
     return out
 
@@ -108,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = load_config(TrainConfig, args.config)
     run_dir = Path(config.out_dir)
-    adapter_dir = run_dir / "adapter"
+    adapter_dir = find_adapter(run_dir, args.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
     base_dir = hf_dir(config.base)
     adapter_gguf = convert_adapter(adapter_dir, base_dir, run_dir / "adapter.gguf")
     if args.ship:
@@ -122,6 +145,13 @@ def main(argv: list[str] | None = None) -> None:
         for kind in formats:
             if kind != "f16":
                 print(quantize(f16, gguf_dir / f"merged-{kind}.gguf", kind))
+        # The base alone at each format, for "base + runtime LoRA" rows of the benchmark (Q4_K_M
+        # is the PyPI file itself). It is made from the dequantized Q4_K_M, so it is no more
+        # accurate than that file: it measures what the format costs in speed and memory.
+        base_f16 = to_gguf(Path(base_dir), gguf_dir / "base-f16.gguf")
+        for kind in formats:
+            if kind not in ("f16", "q4_k_m"):
+                print(quantize(base_f16, gguf_dir / f"base-{kind}.gguf", kind))
 
 
 if __name__ == "__main__":
