@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -157,10 +159,24 @@ def test_predicted_wait_over_half_the_deadline_is_shed_at_once() -> None:
     backend = QueuedBackend(queue_size=1000)
     backend._thread = threading.Thread(target=time.sleep, args=(5,), daemon=True)
     backend._thread.start()  # "alive", but never takes jobs: the queue only grows
-    for _ in range(10):  # measured service rate: 10 answers in 5 s = 2/s
-        backend._completed()
+    assert backend.capacity() is None  # no measurement yet: only the queue bound applies
+    backend._record_work(busy_s=5.0, cost_done=10.0)  # measured: 2 answers per busy second
     backend.submit([Query("add milk", ("Milk",))] * 8, timeout_s=10)  # 8 ahead / 2 per s = 4 s < 5 s
     started = time.perf_counter()
-    with pytest.raises(Overloaded, match="requests ahead"):
+    with pytest.raises(Overloaded, match=r"predicted wait 6\.0 s"):
         backend.submit([Query("add milk", ("Milk",))] * 4, timeout_s=10)  # 12 / 2 = 6 s > half of 10 s
     assert time.perf_counter() - started < 0.01
+
+
+def test_admission_prices_a_request_by_its_work() -> None:
+    """A catalog the prefix cache lacks costs its tokens; a cached one costs only the text."""
+    from app.backends.base import Query
+    from app.backends.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(Path("unused.gguf"), warmup=False)
+    catalog = tuple(f"Product number {i} (500 g)" for i in range(15))
+    cold = backend.cost(Query("add two of product 3", catalog))
+    backend._prefixes[catalog] = None  # type: ignore[assignment]
+    warm = backend.cost(Query("add two of product 3", catalog))
+    assert cold > 4 * warm
+    assert warm == pytest.approx(len("add two of product 3") / 3.5 + 10.0)

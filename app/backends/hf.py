@@ -95,9 +95,10 @@ class HFBackend(QueuedBackend):
                 continue
             if not self._claim(job):
                 continue
+            started = time.perf_counter()
             try:
                 job.future.set_result(self._answer(job.query))
-                self._completed()
+                self._record_work(time.perf_counter() - started, job.cost)
             except Exception as exc:
                 job.future.set_exception(BackendError(f"model failure: {exc}"))
 

@@ -38,6 +38,10 @@ log = logging.getLogger("shopintent.llamacpp")
 
 FLASH_ATTN = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
 ANSWER_MARGIN = 24  # KV cells an answer may feed beyond its longest product name (tokens)
+# Admission control prices a request in prompt tokens: ~3.5 characters per token in our languages,
+# and the answer steps cost about 10 tokens' work (each needs logits over the 262k vocabulary).
+CHARS_PER_TOKEN = 3.5
+ANSWER_COST = 10.0
 
 
 @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
@@ -140,6 +144,8 @@ class LlamaCppBackend(QueuedBackend):
         self._ctx: Any = None
         self._adapter: Any = None
         self.load_seconds = 0.0
+        self._busy_since = 0.0
+        self._finished_cost = 0.0
         self.fault_injector: Any = None  # tests set a callable raising inside the owner thread
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -254,12 +260,25 @@ class LlamaCppBackend(QueuedBackend):
     def queue_depth(self) -> int:
         return self._queue.qsize() + len(self._active) + len(self._deferred)
 
+    def cost(self, query: Query) -> float:
+        """Tokens this request will make the model evaluate: its text, the answer, and the whole
+        catalog when that is not in the prefix cache (a cache miss costs ~10x a hit)."""
+        tokens = len(query.text) / CHARS_PER_TOKEN + ANSWER_COST
+        if query.catalog not in self._prefixes:
+            tokens += sum(len(entry) + 1 for entry in query.catalog) / CHARS_PER_TOKEN
+        return tokens
+
+    def _in_flight_cost(self) -> float:
+        return sum(job.cost for job in self._active + self._deferred)
+
     def _job(self, query: Query, future: concurrent.futures.Future[Result], deadline: float) -> _Job:
         return _Job(query, future, deadline)
 
     # -- the owner thread -------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._busy_since = time.perf_counter()  # _next_job moves it past any idle wait
+            self._finished_cost = 0.0
             self._admit()
             if not self._active:
                 continue
@@ -270,6 +289,7 @@ class LlamaCppBackend(QueuedBackend):
             except Exception as exc:  # a failed decode must not take the service down
                 log.exception("decode failed; failing %d requests and resetting the context", len(self._active))
                 self._fail_all(BackendError(f"model failure: {exc}"))
+            self._record_work(time.perf_counter() - self._busy_since, self._finished_cost)
         self._fail_all(BackendError("the model is shutting down"))
         while True:
             try:
@@ -283,7 +303,11 @@ class LlamaCppBackend(QueuedBackend):
         if self._deferred:
             return self._deferred.pop(0)
         try:
-            job: _Job = self._queue.get_nowait() if self._active else self._queue.get(timeout=0.05)
+            if self._active:
+                job: _Job = self._queue.get_nowait()
+            else:
+                job = self._queue.get(timeout=0.05)
+                self._busy_since = time.perf_counter()
         except queue.Empty:
             return None
         return job if self._claim(job) else None
@@ -506,7 +530,7 @@ class LlamaCppBackend(QueuedBackend):
         assert job.decoder is not None and job.decoder.answer is not None
         answer = job.decoder.answer
         self._release(job)
-        self._completed()
+        self._finished_cost += job.cost
         confidence = self.calibrator(answer.confidence) if self.calibrator else answer.confidence
         if not job.future.done():
             job.future.set_result(Result(answer.intent, answer.product, answer.quantity, confidence))

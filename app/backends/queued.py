@@ -21,28 +21,51 @@ class Job:
     future: concurrent.futures.Future[Result]
     deadline: float
     state: dict[str, Any] = field(default_factory=dict)
+    cost: float = 1.0  # predicted work, in the backend's units (llama.cpp: tokens to evaluate)
 
 
 class QueuedBackend:
     """Subclasses start ``self._thread`` on a loop that takes ``Job``s from ``self._queue``."""
 
-    RATE_WINDOW_S = 5.0  # service rate is measured over the last seconds of completions
-    MAX_WAIT_FRACTION = 0.5  # refuse (429) when the queue ahead would eat half the deadline
+    RATE_WINDOW_S = 10.0  # capacity is measured over the last seconds of work
+    MAX_WAIT_FRACTION = 0.5  # refuse (429) when the work ahead would eat half the deadline
 
     def __init__(self, queue_size: int) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._completions: collections.deque[float] = collections.deque(maxlen=4096)
+        # (finished at, busy seconds, cost units done) per unit of worker activity
+        self._work: collections.deque[tuple[float, float, float]] = collections.deque(maxlen=4096)
+        self._last_capacity: float | None = None
 
-    def _completed(self) -> None:
-        self._completions.append(time.monotonic())
+    def cost(self, query: Query) -> float:
+        """Predicted work for one query; backends whose requests differ in cost override this."""
+        return 1.0
 
-    def service_rate(self) -> float | None:
-        """Answers per second over the recent window; None until there is a measurement."""
+    def _record_work(self, busy_s: float, cost_done: float) -> None:
+        """The worker reports each stretch of busy time and the cost of the answers it finished."""
+        self._work.append((time.monotonic(), busy_s, cost_done))
+
+    def capacity(self) -> float | None:
+        """Cost units per busy second over the recent window (the last measurement when idle).
+
+        Busy time, not wall time: an idle worker must not look slow, or the first burst after a
+        quiet spell would be shed for nothing."""
         now = time.monotonic()
-        recent = sum(1 for t in self._completions if now - t <= self.RATE_WINDOW_S)
-        return recent / self.RATE_WINDOW_S if recent >= 5 else None
+        recent = [(busy, done) for t, busy, done in self._work if now - t <= self.RATE_WINDOW_S]
+        busy = sum(b for b, _ in recent)
+        done = sum(d for _, d in recent)
+        if busy > 0.2 and done > 0:
+            self._last_capacity = done / busy
+        return self._last_capacity
+
+    def backlog(self) -> float:
+        """Cost units admitted but not finished: the queue plus what the worker holds."""
+        queued: list[Job] = list(self._queue.queue)
+        return sum(job.cost for job in queued) + self._in_flight_cost()
+
+    def _in_flight_cost(self) -> float:
+        return 0.0
 
     def _job(self, query: Query, future: concurrent.futures.Future[Result], deadline: float) -> Any:
         return Job(query, future, deadline)
@@ -56,15 +79,20 @@ class QueuedBackend:
         if self._queue.qsize() + len(queries) > self._queue.maxsize:
             metrics.REJECTED.labels("queue_full").inc()
             raise Overloaded(f"queue full ({self._queue.maxsize} waiting)")
-        rate = self.service_rate()
-        if rate is not None and (self.queue_depth() + len(queries)) / rate > timeout_s * self.MAX_WAIT_FRACTION:
-            # Admitting it would likely end in a 504: shed it now, in microseconds, instead.
-            metrics.REJECTED.labels("predicted_wait").inc()
-            raise Overloaded(f"{self.queue_depth()} requests ahead at {rate:.1f}/s")
+        costs = [self.cost(query) for query in queries]
+        capacity = self.capacity()
+        backlog = self.backlog()
+        if capacity is not None and backlog > 0:  # alone in line, shedding it would help nobody
+            wait_s = (backlog + sum(costs)) / capacity
+            if wait_s > timeout_s * self.MAX_WAIT_FRACTION:
+                # Admitting it would likely end in a 504: shed it now, in microseconds, instead.
+                metrics.REJECTED.labels("predicted_wait").inc()
+                raise Overloaded(f"predicted wait {wait_s:.1f} s ({self.queue_depth()} requests ahead)")
         deadline = time.monotonic() + timeout_s
         futures: list[concurrent.futures.Future[Result]] = []
-        for query in queries:
+        for query, cost in zip(queries, costs, strict=True):
             job = self._job(query, concurrent.futures.Future(), deadline)
+            job.cost = cost
             try:
                 self._queue.put_nowait(job)
             except queue.Full:
