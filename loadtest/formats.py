@@ -1,0 +1,394 @@
+"""The trade-off table: every format this machine can run, and the peers, on the same requests.
+
+    make bench                            # all formats and peers (about 30 minutes on 2 cores)
+    python -m loadtest.formats --quick    # served model, merged Q8_0, HF fp32, study-style: < 5 minutes
+
+Each variant runs in a fresh child process, so its memory and load time are its own: load time,
+exact-match accuracy on the first test rows, single-stream p50/p95 latency on 15-item catalogs
+with a warm prefix cache, throughput at concurrency 1, 4 and 16, peak RSS and file size. Ratios
+are against HF fp32 (the study's unoptimised baseline) measured in the same run, which is how the
+study's "up to 18x faster" is stated. The peers serve the same fine-tuned model and requests:
+llama.cpp's llama-server (prompt cache, grammar-constrained answer) and vLLM on CPU (structured
+outputs, prefix caching). Writes reports/bench.json, reports/bench.md and reports/bench-*.png.
+Run it on an idle machine: nothing else may share the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+RUN = Path("runs/gemma3-270m")
+MANIFEST = Path("artifacts/gemma3-270m-cart/manifest.json")
+TRAIN_PY = ".venv-train/bin/python"
+LLAMA_SERVER = Path(".cache/llama.cpp/build/bin/llama-server")
+VLLM = Path(".venv-vllm/bin/vllm")
+CONCURRENCY = (1, 4, 16)
+
+Answer = tuple[str, str | None, int | None]
+
+
+@dataclass
+class Variant:
+    name: str
+    kind: str  # llamacpp | hf | study | service | llama-server | vllm
+    model: str = ""
+    lora: str = ""
+    dtype: str = ""
+    python: str = sys.executable
+    note: str = ""
+
+
+@dataclass
+class Sizes:
+    rows: int = 300  # accuracy rows (test split, fresh catalog each: no cache help)
+    latency: int = 60  # single-stream requests on warm 15-item catalogs
+    throughput: int = 64  # requests per concurrency level
+
+
+def variants(quick: bool) -> list[Variant]:
+    from app.artifacts import resolve
+
+    served = resolve(MANIFEST)
+    gguf = RUN / "gguf"
+    out = [Variant("gguf q4_k_m + lora (served)", "llamacpp", str(served.model_path), str(served.lora_path or ""))]
+    for kind in ("q8_0", "q5_k_m", "f16"):
+        if not quick and (gguf / f"base-{kind}.gguf").exists():
+            out.append(Variant(f"gguf {kind} + lora", "llamacpp", str(gguf / f"base-{kind}.gguf"),
+                               str(served.lora_path or "")))
+    for kind in ("q8_0",) if quick else ("f16", "q8_0", "q5_k_m", "q4_k_m"):
+        if (gguf / f"merged-{kind}.gguf").exists():
+            note = "requantized over a 4-bit base" if kind == "q4_k_m" else ""
+            out.append(Variant(f"gguf {kind} merged", "llamacpp", str(gguf / f"merged-{kind}.gguf"), note=note))
+    if Path(TRAIN_PY).exists() and (RUN / "merged-hf" / "config.json").exists():
+        for dtype in ("float32",) if quick else ("float32", "bfloat16"):
+            label = {"float32": "fp32", "bfloat16": "bf16"}[dtype]
+            out.append(Variant(f"hf {label} (transformers)", "hf", str(RUN / "merged-hf"), dtype=dtype, python=TRAIN_PY))
+        if not quick and (RUN / "gptq" / "config.json").exists():
+            out.append(Variant("gptq 4-bit (transformers)", "hf", str(RUN / "gptq"), dtype="float16", python=TRAIN_PY))
+    out.append(Variant("study-style: JSON under GBNF", "study", str(served.model_path), str(served.lora_path or ""),
+                       note="the study's prompt and decoding; latency only"))
+    if not quick:
+        out.append(Variant("shopintent service (HTTP)", "service"))
+        if LLAMA_SERVER.exists():
+            out.append(Variant("peer: llama-server (HTTP)", "llama-server", str(served.model_path),
+                               str(served.lora_path or "")))
+        if VLLM.exists() and (RUN / "merged-hf" / "config.json").exists():
+            out.append(Variant("peer: vLLM CPU (HTTP)", "vllm", str(RUN / "merged-hf")))
+    return out
+
+
+# -- worker side -------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tree_rss_mb(root: int) -> float:
+    """RSS of a process and all its descendants (vLLM runs its engine in a child)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not ready after {seconds:.0f} s")
+
+
+def compact_gbnf(catalog: list[str]) -> str:
+    """llama-server's constraint for the compact answer: the same language our trie decoder allows."""
+    from app.core.prompt import NO_PRODUCT
+
+    def lit(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)
+
+    products = " | ".join(lit(p) for p in [*catalog, NO_PRODUCT.strip()])
+    return (f'root ::= " other\\n" | " " ("add" | "remove") " " [1-9] [0-9]? [0-9]? " " product "\\n"\n'
+            f"product ::= {products}\n")
+
+
+@contextmanager
+def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], Answer], Callable[[], float], float]]:
+    """(classify one request, current RSS in MB, file size in MB) for a variant, loaded and warm."""
+    from app.backends.base import Query
+
+    def own_peak() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def size_of(*paths: str) -> float:
+        total = 0
+        for p in filter(None, paths):
+            path = Path(p)
+            files = [f for f in path.iterdir() if f.suffix in (".safetensors", ".bin")] if path.is_dir() else [path]
+            total += sum(f.stat().st_size for f in files)
+        return total / 1e6
+
+    if variant.kind in ("llamacpp", "hf"):
+        backend: Any
+        if variant.kind == "llamacpp":
+            from app.backends.llamacpp import LlamaCppBackend
+
+            backend = LlamaCppBackend(Path(variant.model), Path(variant.lora) if variant.lora else None, draft=False,
+                                      cache_mb=48)
+        else:
+            from app.backends.hf import HFBackend
+
+            backend = HFBackend(variant.model, None, dtype=variant.dtype)
+        backend.start()
+
+        def classify(body: dict[str, Any]) -> Answer:
+            r = backend.classify_sync([Query(body["text"], tuple(body["catalog"]))], timeout_s=600)[0]
+            return r.intent, r.product, r.quantity
+
+        try:
+            yield classify, own_peak, size_of(variant.model, variant.lora)
+        finally:
+            backend.close()
+        return
+
+    import httpx
+
+    if variant.kind == "service":
+        from loadtest.bench import Server
+
+        server = Server({"SHOPINTENT_MODEL_MANIFEST": str(MANIFEST), "SHOPINTENT_LOG_LEVEL": "warning"})
+        client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=32))
+
+        def classify_service(body: dict[str, Any]) -> Answer:
+            r = client.post(server.url + "/classify", json=body).json()
+            return r["intent"], r["product"], r["quantity"]
+
+        from app.artifacts import resolve
+
+        served = resolve(MANIFEST)
+        try:
+            yield classify_service, lambda: tree_rss_mb(server.proc.pid), size_of(str(served.model_path),
+                                                                                   str(served.lora_path or ""))
+        finally:
+            client.close()
+            server.stop()
+        return
+
+    from app.backends.vllm import parse_answer
+    from app.core.prompt import catalog_prefix, query_suffix
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(f"/tmp/shopintent-bench-{variant.kind}.log", "w")  # noqa: SIM115 - lives as long as the server
+    if variant.kind == "llama-server":
+        cmd = [str(LLAMA_SERVER), "-m", variant.model, "--port", str(port), "-t", "2", "-c", "16384", "-np", "16",
+               "--cache-reuse", "256", "-fa", "on"]
+        if variant.lora:
+            cmd += ["--lora", variant.lora]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        wait_http(url + "/health", proc, 120)
+    else:
+        env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2"}
+        proc = subprocess.Popen([str(VLLM), "serve", variant.model, "--served-model-name", "shopintent", "--port",
+                                 str(port), "--max-model-len", "2048", "--dtype", "bfloat16",
+                                 "--enable-prefix-caching"], stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_http(url + "/v1/models", proc, 900)
+    client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=32))
+
+    def classify_peer(body: dict[str, Any]) -> Answer:
+        catalog = list(body["catalog"])
+        prompt = catalog_prefix(catalog) + query_suffix(body["text"])
+        if variant.kind == "llama-server":
+            r = client.post(url + "/completion", json={
+                "prompt": prompt, "n_predict": 64, "temperature": 0.0, "cache_prompt": True,
+                "grammar": compact_gbnf(catalog)}).json()
+            text = r.get("content", "")
+        else:
+            from app.backends.base import Query as Q
+            from app.backends.vllm import VLLMBackend
+
+            payload = VLLMBackend.request_body(VLLMBackend(url), Q(body["text"], tuple(catalog)))
+            text = client.post(url + "/v1/completions", json=payload).json()["choices"][0]["text"]
+        parsed = parse_answer(text, tuple(catalog))
+        return parsed if parsed is not None else ("invalid", None, None)
+
+    try:
+        yield classify_peer, lambda: tree_rss_mb(proc.pid), size_of(variant.model, variant.lora)
+    finally:
+        client.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def run_worker(variant: Variant, sizes: Sizes) -> dict[str, Any]:
+    from loadtest.bench import requests_with_15_item_catalogs
+    from training.data.generate import read_jsonl
+
+    def say(text: str) -> None:
+        print(f"  [{variant.name}] {text}", file=sys.stderr, flush=True)
+
+    bodies = requests_with_15_item_catalogs(max(4, sizes.latency // 12), 15)
+    result: dict[str, Any] = {"variant": asdict(variant)}
+    if variant.kind == "study":
+        from loadtest.bench import study_style
+
+        say(f"decoding {min(20, sizes.latency)} requests the study's way")
+        latencies = study_style(bodies[: min(20, sizes.latency)], variant.model, variant.lora or None)
+        result.update(single_ms=latencies, p50_ms=percentile(latencies, 50), p95_ms=percentile(latencies, 95))
+        return result
+
+    started = time.perf_counter()
+    with backend_for(variant) as (classify, peak_mb, size_mb):
+        result["load_s"] = time.perf_counter() - started
+        result["size_mb"] = size_mb
+        rows = read_jsonl("data/test.jsonl")[: sizes.rows]
+        say(f"loaded in {result['load_s']:.1f} s; accuracy on {len(rows)} test rows")
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(classify, [{"text": r["text"], "catalog": r["catalog"]} for r in rows]))
+        gold = [(r["intent"], r["product"], r["quantity"]) for r in rows]
+        result["accuracy"] = sum(a == g for a, g in zip(answers, gold, strict=True)) / len(rows)
+        result["invalid"] = sum(a[0] == "invalid" for a in answers)
+        for catalog in {tuple(b["catalog"]): b for b in bodies}.values():  # warm the prefix cache
+            classify(catalog)
+        say(f"accuracy {result['accuracy']:.3f}; single stream x{sizes.latency}")
+        single = []
+        for body in (bodies * 4)[: sizes.latency]:
+            t0 = time.perf_counter()
+            classify(body)
+            single.append((time.perf_counter() - t0) * 1000)
+        result.update(single_ms=single, p50_ms=percentile(single, 50), p95_ms=percentile(single, 95))
+        result["rps"] = {"1": 1000 / statistics.mean(single)}
+        for concurrency in CONCURRENCY[1:]:
+            work = (bodies * 8)[: sizes.throughput]
+            with ThreadPoolExecutor(concurrency) as pool:
+                t0 = time.perf_counter()
+                list(pool.map(classify, work))
+                result["rps"][str(concurrency)] = len(work) / (time.perf_counter() - t0)
+            say(f"{result['rps'][str(concurrency)]:.1f} req/s at concurrency {concurrency}")
+        result["peak_rss_mb"] = peak_mb()
+    return result
+
+
+# -- orchestrator ------------------------------------------------------------------------------
+def ratios(results: list[dict[str, Any]]) -> None:
+    baseline = next((r for r in results if r["variant"]["name"].startswith("hf fp32") and "p50_ms" in r), None)
+    for r in results:
+        if baseline and "p50_ms" in r:
+            r["speedup_vs_hf_fp32"] = baseline["p50_ms"] / r["p50_ms"]
+            if "peak_rss_mb" in r:
+                r["memory_vs_hf_fp32"] = r["peak_rss_mb"] / baseline["peak_rss_mb"]
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    def f(value: Any, spec: str) -> str:
+        return format(value, spec) if isinstance(value, (int, float)) else "–"
+
+    lines = ["| variant | exact match | p50 ms | p95 ms | req/s @1 | @4 | @16 | peak RSS MB | size MB | load s |"
+             " vs HF fp32: speed | memory |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['variant']['name']} | failed: {r['error'][:80]} |" + " |" * 10)
+            continue
+        rps = r.get("rps", {})
+        lines.append(
+            f"| {r['variant']['name']} | {f(r.get('accuracy'), '.3f')} | {f(r.get('p50_ms'), '.0f')} | "
+            f"{f(r.get('p95_ms'), '.0f')} | {f(rps.get('1'), '.1f')} | {f(rps.get('4'), '.1f')} | "
+            f"{f(rps.get('16'), '.1f')} | {f(r.get('peak_rss_mb'), '.0f')} | {f(r.get('size_mb'), '.0f')} | "
+            f"{f(r.get('load_s'), '.1f')} | {f(r.get('speedup_vs_hf_fp32'), '.1f')}x | "
+            f"{f(r.get('memory_vs_hf_fp32'), '.2f')}x |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", help="run only variants whose name contains this")
+    parser.add_argument("--out", default="reports/bench")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        result = run_worker(Variant(**json.loads(args.worker)), Sizes(**json.loads(args.sizes)))
+        print("RESULT " + json.dumps(result))
+        return 0
+
+    from tqdm import tqdm
+
+    sizes = Sizes(rows=60, latency=20, throughput=32) if args.quick else Sizes()
+    chosen = [v for v in variants(args.quick) if not args.only or args.only in v.name]
+    results = []
+    started = time.time()
+    for variant in (bar := tqdm(chosen, desc="bench", unit="variant")):
+        bar.set_postfix_str(variant.name)
+        proc = subprocess.run([variant.python, "-m", "loadtest.formats", "--worker", json.dumps(asdict(variant)),
+                               "--sizes", json.dumps(asdict(sizes))], stdout=subprocess.PIPE, text=True)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if proc.returncode == 0 and lines:
+            results.append(json.loads(lines[-1][len("RESULT "):]))
+        else:
+            results.append({"variant": asdict(variant), "error": f"exit {proc.returncode}"})
+    ratios(results)
+    report = {"machine": f"{os.cpu_count()} cores", "quick": args.quick, "sizes": asdict(sizes),
+              "minutes": round((time.time() - started) / 60, 1), "results": results}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out + ".json").write_text(json.dumps(report, indent=2))
+    md = table(results)
+    notes = [f"- {r['variant']['name']}: {r['variant']['note']}" for r in results if r["variant"].get("note")]
+    Path(args.out + ".md").write_text(
+        f"Made by `python -m loadtest.formats{' --quick' if args.quick else ''}` on {report['machine']} "
+        f"in {report['minutes']} min. Accuracy on the first {sizes.rows} test rows; latency on warm 15-item "
+        f"catalogs.\n\n{md}\n\n" + "\n".join(notes) + "\n")
+    print(md)
+    if Path(TRAIN_PY).exists():
+        subprocess.run([TRAIN_PY, "-m", "loadtest.plots", args.out + ".json"], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Build llama.cpp's own llama-server (the benchmark's peer) from the sources vendored in the
+# llama-cpp-python sdist, the same llama.cpp our service links. About 8 minutes on 2 cores.
+#   scripts/build_llama_server.sh   ->  .cache/llama.cpp/build/bin/llama-server
+set -euo pipefail
+version=${LLAMA_CPP_VERSION:-0.3.36}
+out=.cache/llama.cpp
+[ -x "$out/build/bin/llama-server" ] && exit 0
+sdist_dir=${SHOPINTENT_WHEELHOUSE:-$HOME/.cache/shopintent/wheels}/../sdist
+mkdir -p "$sdist_dir"
+sdist=$(ls "$sdist_dir"/llama_cpp_python-"$version".tar.gz 2>/dev/null || true)
+if [ -z "$sdist" ]; then
+  pip download --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$sdist_dir"
+  sdist="$sdist_dir/llama_cpp_python-$version.tar.gz"
+fi
+src=$out/src
+if [ ! -f "$src/CMakeLists.txt" ]; then
+  tmp=$(mktemp -d)
+  tar -xzf "$sdist" -C "$tmp" "llama_cpp_python-$version/vendor/llama.cpp"
+  mkdir -p "$src"
+  cp -r "$tmp/llama_cpp_python-$version/vendor/llama.cpp/." "$src/"
+  rm -rf "$tmp"
+fi
+cmake -S "$src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+  -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DGGML_NATIVE=ON >/dev/null
+cmake --build "$out/build" --target llama-server -j "$(nproc)"
+echo "built $out/build/bin/llama-server"
