@@ -18,15 +18,18 @@ help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
 	@echo "make test       the test suite (real small models, no GPU)"
 	@echo "make data       generate data/{train,val,test}.jsonl and data/CARD.md"
-	@echo "make train      fine-tune the default adapter from scratch (CPU, ~35 min)"
+	@echo "make train      fine-tune the default adapter from scratch (CPU, ~105 min)"
 	@echo "make eval       evaluate the served model on the test split -> reports/eval.{json,md}"
-	@echo "make bench      latency/throughput benchmark -> reports/bench.{json,md}"
+	@echo "make bench      every format and both peers -> reports/bench.{json,md,png} (~30 min)"
+	@echo "make soak       200 Locust users for 5 min: only 429s allowed, RSS growth <= 10%"
 	@echo "make loadtest   Locust against a running service (make run first)"
 
 $(STAMP): pyproject.toml scripts/install_llama_cpp.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	scripts/install_llama_cpp.sh $(VENV)
+	scripts/llama_tools.sh
+	$(PY) -m pip install -q .cache/llama.cpp/gguf-py
 	$(PY) -m pip install -q -e .
 	touch $(STAMP)
 

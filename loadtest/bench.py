@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from app.artifacts import resolve
 
-    served = resolve(Path(args.manifest))
+    served = resolve(Path(args.manifest), merge=True)
     server = Server({"SHOPINTENT_MODEL_MANIFEST": args.manifest})
     try:
         asyncio.run(run_load(server.url, warm, 1))  # warm the prefix cache: one request per catalog

@@ -61,13 +61,16 @@ class Sizes:
 def variants(quick: bool) -> list[Variant]:
     from app.artifacts import resolve
 
-    served = resolve(MANIFEST)
+    served = resolve(MANIFEST, merge=True)
+    unmerged = resolve(MANIFEST, merge=False)
+    lora = str(unmerged.lora_path or "")
     gguf = RUN / "gguf"
-    out = [Variant("gguf q4_k_m + lora (served)", "llamacpp", str(served.model_path), str(served.lora_path or ""))]
+    out = [Variant("served: merged (blocks q8_0, embedding q4_0)", "llamacpp", str(served.model_path),
+                   note="the PyPI Q4_K_M base with the adapter folded in by app.merge (numpy, no torch)"),
+           Variant("gguf q4_k_m (PyPI) + runtime lora", "llamacpp", str(unmerged.model_path), lora)]
     for kind in ("q8_0", "q5_k_m", "f16"):
         if not quick and (gguf / f"base-{kind}.gguf").exists():
-            out.append(Variant(f"gguf {kind} + lora", "llamacpp", str(gguf / f"base-{kind}.gguf"),
-                               str(served.lora_path or "")))
+            out.append(Variant(f"gguf {kind} + runtime lora", "llamacpp", str(gguf / f"base-{kind}.gguf"), lora))
     for kind in ("q8_0",) if quick else ("f16", "q8_0", "q5_k_m", "q4_k_m"):
         if (gguf / f"merged-{kind}.gguf").exists():
             note = "requantized over a 4-bit base" if kind == "q4_k_m" else ""
@@ -78,13 +81,13 @@ def variants(quick: bool) -> list[Variant]:
             out.append(Variant(f"hf {label} (transformers)", "hf", str(RUN / "merged-hf"), dtype=dtype, python=TRAIN_PY))
         if not quick and (RUN / "gptq" / "config.json").exists():
             out.append(Variant("gptq 4-bit (transformers)", "hf", str(RUN / "gptq"), dtype="float16", python=TRAIN_PY))
-    out.append(Variant("study-style: JSON under GBNF", "study", str(served.model_path), str(served.lora_path or ""),
-                       note="the study's prompt and decoding; latency only"))
+    out.append(Variant("study-style: JSON under GBNF", "study", str(served.model_path),
+                       note="the study's prompt and decoding on the served file; latency only"))
     if not quick:
         out.append(Variant("shopintent service (HTTP)", "service"))
         if LLAMA_SERVER.exists():
             out.append(Variant("peer: llama-server (HTTP)", "llama-server", str(served.model_path),
-                               str(served.lora_path or "")))
+                               note="the same merged file, prompt cache on, answer constrained by a GBNF grammar"))
         if VLLM.exists() and (RUN / "merged-hf" / "config.json").exists():
             out.append(Variant("peer: vLLM CPU (HTTP)", "vllm", str(RUN / "merged-hf")))
     return out
@@ -171,8 +174,7 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
         if variant.kind == "llamacpp":
             from app.backends.llamacpp import LlamaCppBackend
 
-            backend = LlamaCppBackend(Path(variant.model), Path(variant.lora) if variant.lora else None, draft=False,
-                                      cache_mb=48)
+            backend = LlamaCppBackend(Path(variant.model), Path(variant.lora) if variant.lora else None, draft=False)
         else:
             from app.backends.hf import HFBackend
 
@@ -203,10 +205,9 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
 
         from app.artifacts import resolve
 
-        served = resolve(MANIFEST)
+        served = resolve(MANIFEST, merge=True)
         try:
-            yield classify_service, lambda: tree_rss_mb(server.proc.pid), size_of(str(served.model_path),
-                                                                                   str(served.lora_path or ""))
+            yield classify_service, lambda: tree_rss_mb(server.proc.pid), size_of(str(served.model_path))
         finally:
             client.close()
             server.stop()

@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def served_model():  # type: ignore[no-untyped-def]
     from app.artifacts import resolve
 
-    return resolve(MANIFEST)
+    return resolve(MANIFEST, merge=True)  # the file the service serves: adapter folded in
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="data/val.jsonl")
     args = parser.parse_args(argv)
     rows = read_jsonl(args.split)
-    served = resolve(Path(args.manifest))
+    served = resolve(Path(args.manifest), merge=True)  # exactly what the service serves
     preds, _ = predict(served.model_path, served.lora_path, rows, desc="val")
     confidences = [p["confidence"] for p in preds]
     correct = [exact(r, p) for r, p in zip(rows, preds, strict=True)]

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     rows = read_jsonl(args.split)[: args.limit]
-    served = resolve(Path(args.manifest))
+    served = resolve(Path(args.manifest), merge=True)  # exactly what the service serves
     models = [(f"{served.format} (served)", served.model_path, served.lora_path)]
     for spec in args.variant:
         name, _, paths = spec.partition("=")

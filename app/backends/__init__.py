@@ -20,7 +20,7 @@ def make_backend(settings: Settings) -> Backend:
             model_path, lora_path = settings.model_path, settings.lora_path
             name, fmt, base = settings.model_name or settings.model_path.stem, "gguf", None
         else:
-            served = resolve(settings.model_manifest)
+            served = resolve(settings.model_manifest, merge=settings.merge_adapter and settings.lora_path is None)
             model_path, lora_path = served.model_path, settings.lora_path or served.lora_path
             name, fmt, base = settings.model_name or served.name, served.format, served.base
             calibration = served.calibration if settings.lora_path is None else None

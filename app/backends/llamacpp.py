@@ -38,6 +38,7 @@ log = logging.getLogger("shopintent.llamacpp")
 
 FLASH_ATTN = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
 ANSWER_MARGIN = 24  # KV cells an answer may feed beyond its longest product name (tokens)
+WORK_CELLS_PER_SLOT = 96  # a typical request: ~30 query tokens + its answer (tokens)
 # Admission control prices a request in prompt tokens: ~3.5 characters per token in our languages,
 # and the answer steps cost about 10 tokens' work (each needs logits over the 262k vocabulary).
 CHARS_PER_TOKEN = 3.5
@@ -107,7 +108,7 @@ class LlamaCppBackend(QueuedBackend):
         max_batch: int = 16,
         batch_tokens: int = 512,
         cache_mb: int = 64,
-        cache_slots: int = 32,
+        cache_slots: int = 16,
         max_catalog_tokens: int = 2048,
         max_query_tokens: int = 256,
         max_quantity: int = 999,
@@ -172,7 +173,9 @@ class LlamaCppBackend(QueuedBackend):
 
         self.bytes_per_token = self._measure_kv_bytes_per_token()
         self.cache_tokens = max(self.max_catalog_tokens, self.cache_mb * 2**20 // self.bytes_per_token)
-        self.n_ctx = self.cache_tokens + self.max_batch * (self.max_query_tokens + 128)
+        # KV cells: the catalog cache, a typical request per batch slot, and room for one worst case
+        # (longest query + longest answer). A request that does not fit waits for cells to free up.
+        self.n_ctx = self.cache_tokens + self.max_batch * WORK_CELLS_PER_SLOT + self.max_query_tokens + 256
         lanes = 2 if self.draft else 1  # drafting puts two lanes per request on its first step
         self.n_seq = self.cache_slots + lanes * self.max_batch
         self._ctx = self._new_context(self.n_ctx, self.n_seq)
