@@ -121,7 +121,7 @@ loadtest: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m pip install -q locust
-	$(PY) -m loadtest.soak --seconds $${SECONDS_:-300} --users $${USERS:-200}
+	$(PY) -m loadtest.soak --seconds $${SECONDS_:-300} --users $${USERS:-200} --queue-size $${QUEUE:-256}
 
 fuzz: $(DEVSTAMP)
 	SHOPINTENT_FUZZ_EXAMPLES=$${EXAMPLES:-500} $(PY) -m pytest tests/test_openapi_fuzz.py tests/test_properties.py -q \

@@ -27,8 +27,8 @@ class Job:
 class QueuedBackend:
     """Subclasses start ``self._thread`` on a loop that takes ``Job``s from ``self._queue``."""
 
-    RATE_WINDOW_S = 10.0  # capacity is measured over the last seconds of work
-    MAX_WAIT_FRACTION = 0.5  # refuse (429) when the work ahead would eat half the deadline
+    RATE_WINDOW_S = 5.0  # capacity is measured over the last seconds of work (short: load shifts fast)
+    MAX_WAIT_FRACTION = 0.4  # refuse (429) when the work ahead would eat 40% of the deadline
 
     def __init__(self, queue_size: int) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
@@ -55,7 +55,7 @@ class QueuedBackend:
         recent = [(busy, done) for t, busy, done in self._work if now - t <= self.RATE_WINDOW_S]
         busy = sum(b for b, _ in recent)
         done = sum(d for _, d in recent)
-        if busy > 0.2 and done > 0:
+        if busy > 0.05 and done > 0:  # the warm-up requests already give a first, cautious value
             self._last_capacity = done / busy
         return self._last_capacity
 
