@@ -34,7 +34,7 @@ RUN = Path("runs/gemma3-270m")
 MANIFEST = Path("artifacts/gemma3-270m-cart/manifest.json")
 TRAIN_PY = ".venv-train/bin/python"
 LLAMA_SERVER = Path(".cache/llama.cpp/build/bin/llama-server")
-VLLM = Path(".venv-vllm/bin/vllm")
+VLLM_PY = Path(".venv-vllm/bin/python")
 CONCURRENCY = (1, 4, 16)
 
 Answer = tuple[str, str | None, int | None]
@@ -88,7 +88,7 @@ def variants(quick: bool) -> list[Variant]:
         if LLAMA_SERVER.exists():
             out.append(Variant("peer: llama-server (HTTP)", "llama-server", str(served.model_path),
                                note="the same merged file, prompt cache on, answer constrained by a GBNF grammar"))
-        if VLLM.exists() and (RUN / "merged-hf" / "config.json").exists():
+        if VLLM_PY.exists() and (RUN / "merged-hf" / "config.json").exists():
             out.append(Variant("peer: vLLM CPU (HTTP)", "vllm", str(RUN / "merged-hf")))
     return out
 
@@ -228,9 +228,12 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
         wait_http(url + "/health", proc, 120)
     else:
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2"}
-        proc = subprocess.Popen([str(VLLM), "serve", variant.model, "--served-model-name", "shopintent", "--port",
-                                 str(port), "--max-model-len", "2048", "--dtype", "bfloat16",
-                                 "--enable-prefix-caching"], stdout=log, stderr=subprocess.STDOUT, env=env)
+        # The module, not the `vllm` script: the CLI asks for the "vllm" distribution's version,
+        # and vllm-cpu installs under another name.
+        proc = subprocess.Popen([str(VLLM_PY), "-m", "vllm.entrypoints.openai.api_server", "--model", variant.model,
+                                 "--served-model-name", "shopintent", "--port", str(port), "--max-model-len", "2048",
+                                 "--dtype", "bfloat16", "--enable-prefix-caching"],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_http(url + "/v1/models", proc, 900)
     client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=32))
 
@@ -350,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", help="run only variants whose name contains this")
+    parser.add_argument("--add", action="store_true",
+                        help="update these rows of the existing report instead of starting a new one")
     parser.add_argument("--out", default="reports/bench")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", help=argparse.SUPPRESS)
@@ -374,9 +379,15 @@ def main(argv: list[str] | None = None) -> int:
             results.append(json.loads(lines[-1][len("RESULT "):]))
         else:
             results.append({"variant": asdict(variant), "error": f"exit {proc.returncode}"})
+    earlier_minutes = 0.0
+    if args.add and Path(args.out + ".json").exists():
+        fresh = {r["variant"]["name"]: r for r in results}
+        earlier = json.loads(Path(args.out + ".json").read_text())
+        earlier_minutes = earlier.get("minutes", 0.0)
+        results = [fresh.pop(r["variant"]["name"], r) for r in earlier["results"]] + list(fresh.values())
     ratios(results)
     report = {"machine": f"{os.cpu_count()} cores", "quick": args.quick, "sizes": asdict(sizes),
-              "minutes": round((time.time() - started) / 60, 1), "results": results}
+              "minutes": round(earlier_minutes + (time.time() - started) / 60, 1), "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(report, indent=2))
     md = table(results)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with_latency = [r for r in results if r.get("single_ms")]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(with_latency) + 1.5))
-    ax.boxplot([r["single_ms"] for r in with_latency], vert=False, showfliers=True)
+    ax.boxplot([r["single_ms"] for r in with_latency], orientation="horizontal", showfliers=True)
     ax.set_yticks(range(1, len(with_latency) + 1), [r["variant"]["name"] for r in with_latency], fontsize=8)
     ax.set(xscale="log", xlabel="single-stream latency (ms, log)", title="Latency distributions")
     ax.grid(alpha=0.3, axis="x")

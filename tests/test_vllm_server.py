@@ -29,7 +29,7 @@ from training.data.generate import read_jsonl
 
 pytestmark = pytest.mark.slow
 
-VENV = Path(".venv-vllm/bin/vllm")
+VENV = Path(".venv-vllm/bin/python")
 MODEL_DIR = Path(os.environ.get("SHOPINTENT_VLLM_TEST_MODEL", "runs/gemma3-270m/merged-hf"))
 
 
@@ -50,7 +50,9 @@ def vllm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (tmp_path_factory.mktemp("vllm") / "server.log").open("w")
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "all"}
     server = subprocess.Popen(
-        [str(VENV), "serve", str(MODEL_DIR), "--served-model-name", "shopintent", "--port", str(port),
+        # the module, not the `vllm` script, which asks for a "vllm" distribution (vllm-cpu is named otherwise)
+        [str(VENV), "-m", "vllm.entrypoints.openai.api_server", "--model", str(MODEL_DIR),
+         "--served-model-name", "shopintent", "--port", str(port),
          "--max-model-len", "2048", "--dtype", "bfloat16", "--enable-prefix-caching"],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )

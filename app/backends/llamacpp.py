@@ -37,6 +37,7 @@ from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
 log = logging.getLogger("shopintent.llamacpp")
 
 FLASH_ATTN = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+KV_TYPE = llama_cpp.GGML_TYPE_Q8_0
 ANSWER_MARGIN = 24  # KV cells an answer may feed beyond its longest product name (tokens)
 WORK_CELLS_PER_SLOT = 96  # a typical request: ~30 query tokens + its answer (tokens)
 # Admission control prices a request in prompt tokens: ~3.5 characters per token in our languages,
@@ -108,7 +109,7 @@ class LlamaCppBackend(QueuedBackend):
         max_batch: int = 16,
         batch_tokens: int = 512,
         cache_mb: int = 64,
-        cache_slots: int = 16,
+        cache_slots: int = 32,
         max_catalog_tokens: int = 2048,
         max_query_tokens: int = 256,
         max_quantity: int = 999,
@@ -208,6 +209,8 @@ class LlamaCppBackend(QueuedBackend):
         cparams.swa_full = True  # sliding-window layers keep full KV, so prefixes can be shared
         cparams.kv_unified = True  # one KV buffer for all sequences: seq_cp shares cells
         cparams.flash_attn_type = FLASH_ATTN  # skips masked cells
+        cparams.type_k = KV_TYPE  # 8-bit KV cache: twice the cached catalogs per MB
+        cparams.type_v = KV_TYPE
         cparams.no_perf = True
         ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not ctx:
