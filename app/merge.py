@@ -7,8 +7,9 @@ made a warm request ~40% slower than the same weights merged (measured: p50 100 
 Merging naively, then requantizing to Q4_K_M, erases the fine-tune: the LoRA delta is smaller
 than one 4-bit step (accuracy 0.99 -> 0.37 in a test here). So only the weights the adapter
 touches change: each is dequantized, gets ``alpha / rank * B @ A`` added, and is stored at Q8_0,
-fine enough to keep the delta. Everything else (the Q8_0 token embedding that is most of the
-file, the norms) is copied byte for byte. Pure numpy through llama.cpp's own gguf-py.
+fine enough to keep the delta. The tied token embedding (also the LM head, most of the file) can
+be requantized (``embedding_type``; the service uses Q4_0, whose repacked kernels make the LM head
+cheap); everything else is copied byte for byte. Pure numpy through llama.cpp's own gguf-py.
 """
 
 from __future__ import annotations
@@ -23,19 +24,19 @@ import numpy as np
 MERGED_TYPE_NAME = "Q8_0"
 
 
-def untie_output(embedding: Any, type_name: str, rows_per_chunk: int = 16384) -> np.ndarray[Any, Any]:
-    """A separate output matrix (the LM head) from a tied token embedding, at ``type_name``."""
+def requantize(tensor: Any, type_name: str, rows_per_chunk: int = 16384) -> np.ndarray[Any, Any]:
+    """A quantized tensor at another type, a chunk of rows at a time (the embedding is 262k rows)."""
     import gguf
     from gguf.quants import dequantize, quantize
 
     kind = gguf.GGMLQuantizationType[type_name]
-    chunks = [quantize(dequantize(embedding.data[i : i + rows_per_chunk], embedding.tensor_type), kind)
-              for i in range(0, embedding.data.shape[0], rows_per_chunk)]
+    chunks = [quantize(dequantize(tensor.data[i : i + rows_per_chunk], tensor.tensor_type), kind)
+              for i in range(0, tensor.data.shape[0], rows_per_chunk)]
     return np.concatenate(chunks)
 
 
-def merge_lora(base: Path, adapter: Path, out: Path, scale: float = 1.0, output_type: str | None = None,
-               embedding_type: str | None = None, block_type: str = MERGED_TYPE_NAME) -> Path:
+def merge_lora(base: Path, adapter: Path, out: Path, scale: float = 1.0, embedding_type: str | None = None,
+               block_type: str = MERGED_TYPE_NAME) -> Path:
     import gguf
     from gguf.quants import dequantize, quantize
 
@@ -51,9 +52,8 @@ def merge_lora(base: Path, adapter: Path, out: Path, scale: float = 1.0, output_
     if missing := sorted(set(pairs) - names):
         raise ValueError(f"{adapter} adapts tensors {base} lacks: {missing[:3]} (another base model?)")
 
-    q8 = gguf.GGMLQuantizationType[block_type]
-    merged: dict[str, np.ndarray[Any, Any]] = {}
-    kinds: dict[str, Any] = {}
+    block_kind = gguf.GGMLQuantizationType[block_type]
+    replaced: dict[str, tuple[np.ndarray[Any, Any], Any]] = {}  # name -> (data, quantization type)
     for tensor in reader.tensors:
         if tensor.name not in pairs:
             continue
@@ -63,17 +63,10 @@ def merge_lora(base: Path, adapter: Path, out: Path, scale: float = 1.0, output_
         if weight.shape != (b.shape[0], a.shape[1]):
             raise ValueError(f"{tensor.name}: base {weight.shape} vs adapter {b.shape} @ {a.shape}")
         weight += (scale * alpha / a.shape[0]) * (b @ a)
-        merged[tensor.name] = quantize(weight, q8)
-        kinds[tensor.name] = q8
+        replaced[tensor.name] = (quantize(weight, block_kind), block_kind)
     if embedding_type:  # requantize the (tied) embedding, which is also the LM head
         embedding = next(t for t in reader.tensors if t.name == "token_embd.weight")
-        merged[embedding.name] = untie_output(embedding, embedding_type)
-        kinds[embedding.name] = gguf.GGMLQuantizationType[embedding_type]
-
-    extra: dict[str, tuple[np.ndarray[Any, Any], Any]] = {}
-    if output_type and "output.weight" not in names:
-        embedding = next(t for t in reader.tensors if t.name == "token_embd.weight")
-        extra["output.weight"] = (untie_output(embedding, output_type), gguf.GGMLQuantizationType[output_type])
+        replaced[embedding.name] = (requantize(embedding, embedding_type), gguf.GGMLQuantizationType[embedding_type])
 
     arch = str(reader.fields[gguf.Keys.General.ARCHITECTURE].contents())
     tmp = out.with_suffix(".partial")
@@ -86,18 +79,13 @@ def merge_lora(base: Path, adapter: Path, out: Path, scale: float = 1.0, output_
         writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
     writer.add_string("shopintent.merged_adapter", adapter.name)
     for tensor in reader.tensors:
-        data = merged.get(tensor.name, tensor.data)
-        kind = kinds.get(tensor.name, tensor.tensor_type)
+        data, kind = replaced.get(tensor.name, (tensor.data, tensor.tensor_type))
         writer.add_tensor_info(tensor.name, data.shape, data.dtype, data.nbytes, kind)
-    for name, (data, kind) in extra.items():
-        writer.add_tensor_info(name, data.shape, data.dtype, data.nbytes, kind)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
     for tensor in reader.tensors:
-        data = merged.get(tensor.name, tensor.data)
-        writer.write_tensor_data(data, tensor_endianess=reader.endianess)
-    for data, _kind in extra.values():
+        data, _kind = replaced.get(tensor.name, (tensor.data, tensor.tensor_type))
         writer.write_tensor_data(data, tensor_endianess=reader.endianess)
     writer.close()
     tmp.replace(out)  # a half-written file never looks like a model
@@ -111,14 +99,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("base", type=Path)
     parser.add_argument("adapter", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--output-type", help="untie the LM head from the embedding at this type (e.g. Q5_0)")
     parser.add_argument("--block-type", default=MERGED_TYPE_NAME,
                         help="type of the adapted weights (Q4_0 is 1.8x faster here but loses 5 points)")
     parser.add_argument("--embedding-type", help="requantize the token embedding (tied LM head) to this type")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    merge_lora(args.base, args.adapter, args.out, output_type=args.output_type, embedding_type=args.embedding_type,
-               block_type=args.block_type)
+    merge_lora(args.base, args.adapter, args.out, embedding_type=args.embedding_type, block_type=args.block_type)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from loadtest.bench import free_port, percentile
 
 RUN = Path("runs/gemma3-270m")
 MANIFEST = Path("artifacts/gemma3-270m-cart/manifest.json")
@@ -94,12 +95,6 @@ def variants(quick: bool) -> list[Variant]:
 
 
 # -- worker side -------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def tree_rss_mb(root: int) -> float:
     """RSS of a process and all its descendants (vLLM runs its engine in a child)."""
     children: dict[int, list[int]] = {}
@@ -263,11 +258,6 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def run_worker(variant: Variant, sizes: Sizes) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,18 +24,13 @@ import pytest
 
 from app.backends.base import Query, check_result
 from app.backends.vllm import VLLMBackend
+from loadtest.bench import free_port
 from training.data.generate import read_jsonl
 
 pytestmark = pytest.mark.slow
 
 VENV = Path(".venv-vllm/bin/python")
 MODEL_DIR = Path(os.environ.get("SHOPINTENT_VLLM_TEST_MODEL", "runs/gemma3-270m/merged-hf"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +40,7 @@ def vllm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     if not VENV.exists() or not (MODEL_DIR / "config.json").exists():
         pytest.skip(f"needs {VENV} (make vllm-venv) and {MODEL_DIR} (make export)")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("vllm") / "server.log").open("w")
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "all"}
     server = subprocess.Popen(
