@@ -56,7 +56,7 @@ run: model
 
 serve: run
 
-test: $(DEVSTAMP)
+test: $(DEVSTAMP) data
 	$(PY) -m app.artifacts check $(MANIFEST) >/dev/null
 	$(PY) -m pytest -m "not slow and not gpu" -q
 
