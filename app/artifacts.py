@@ -34,6 +34,7 @@ class ServedModel:
     lora_path: Path | None
     base: str | None
     calibration: dict[str, list[float]] | None = None
+    no_product_bias: float = 0.0
 
 
 def sha256(path: Path) -> str:
@@ -92,13 +93,14 @@ def resolve(manifest_path: Path, merge: bool = False) -> ServedModel:
             raise FileNotFoundError(f"adapter {lora_path} named by {manifest_path} is missing")
         if sha256(lora_path) != manifest["adapter"]["sha256"]:
             raise ValueError(f"{lora_path} does not match the manifest's SHA-256")
+    bias = float(manifest.get("decoding", {}).get("no_product_bias", 0.0))
     if merge and lora_path is not None:
         merged = merged_model(model_path, base.get("sha256") or sha256(model_path), lora_path,
                               manifest["adapter"]["sha256"])
         return ServedModel(manifest["name"], f"gguf merged ({MERGED_LAYOUT})", merged, None, base["name"],
-                           manifest.get("calibration"))
+                           manifest.get("calibration"), bias)
     return ServedModel(manifest["name"], manifest["format"], model_path, lora_path, base["name"],
-                       manifest.get("calibration"))
+                       manifest.get("calibration"), bias)
 
 
 def main(argv: list[str]) -> int:

@@ -29,6 +29,7 @@ class Node:
     children: dict[int, Node] = field(default_factory=dict)
     value: Any = None
     terminal: bool = False
+    no_product_token: int | None = None  # where "not in catalog" parts from the last entry: its token
 
 
 def build_trie(entries: Sequence[tuple[list[int], Any]]) -> Node:
@@ -48,12 +49,16 @@ def build_trie(entries: Sequence[tuple[list[int], Any]]) -> Node:
 class Grammar:
     intents: Node
     quantities: Node
+    # Added to the model's score (nats) for "not in catalog" where the product begins. Negative
+    # values make the decoder pick the best-matching entry unless the model is sure it is absent:
+    # a shopper's unfamiliar word for a listed product is far commoner than an unlisted product.
+    no_product_bias: float = 0.0
 
     @classmethod
-    def build(cls, tokenize: Tokenize, max_quantity: int) -> Grammar:
+    def build(cls, tokenize: Tokenize, max_quantity: int, no_product_bias: float = 0.0) -> Grammar:
         intents = build_trie([(tokenize(word), intent) for intent, word in INTENT_WORDS.items()])
         quantities = build_trie([(tokenize(quantity_piece(n)), n) for n in range(1, max_quantity + 1)])
-        return cls(intents, quantities)
+        return cls(intents, quantities, no_product_bias)
 
 
 def build_product_trie(tokenize: Tokenize, catalog: Sequence[str]) -> Node:
@@ -62,7 +67,15 @@ def build_product_trie(tokenize: Tokenize, catalog: Sequence[str]) -> Node:
     # "-"): an unlisted product must never become an action on the wrong one.
     entries: list[tuple[list[int], Any]] = [(tokenize(product_piece(None)) + end, None)]
     entries += [(tokenize(product_piece(p)) + end, p) for p in catalog]
-    return build_trie(entries)
+    root = build_trie(entries)
+    node, branch = root, None
+    for token in entries[0][0]:
+        if len(node.children) > 1:
+            branch = (node, token)
+        node = node.children[token]
+    if branch is not None:
+        branch[0].no_product_token = branch[1]
+    return root
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,10 @@ class AnswerDecoder:
     def choose(self, logits: Any) -> None:
         allowed = self.allowed()
         scores = [float(logits[t]) for t in allowed]
+        if self.grammar.no_product_bias:
+            for c in self._cursors:
+                if c.stage == "product" and c.node.no_product_token in allowed:
+                    scores[allowed.index(c.node.no_product_token)] += self.grammar.no_product_bias
         best = max(range(len(allowed)), key=scores.__getitem__)
         top = scores[best]
         self.log_prob += -math.log(sum(math.exp(s - top) for s in scores))  # log softmax of the best

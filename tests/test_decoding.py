@@ -125,3 +125,33 @@ def test_quantity_guess() -> None:
     assert guess_quantity("une douzaine d'oeufs", 999) == 12
     assert guess_quantity("add eggs", 999) == 1
     assert guess_quantity("add 5000 eggs", 999) == 1
+
+
+def test_no_product_bias_moves_only_the_not_in_catalog_choice() -> None:
+    """A negative bias turns a narrow "not in catalog" into the best entry; a clear one survives."""
+    tok = CharTokenizer()
+    catalog = ["Milk", "Bread", "Eggs"]
+    none_path = [t for piece in answer_pieces("add_to_cart", None, 2) for t in tok(piece)]
+
+    def leaning_to_none(margin: float):  # type: ignore[no-untyped-def]
+        def pick(allowed: list[int], fed: list[int]) -> dict[int, float]:
+            nxt = none_path[len(fed)] if len(fed) < len(none_path) else None
+            scores = {t: (5.0 if t == nxt else 0.0) for t in allowed}
+            if tok("-")[0] in allowed:  # the product decision: "Milk" runner-up by `margin` nats
+                scores[tok("-")[0]] = 5.0
+                scores[tok("M")[0]] = 5.0 - margin
+            return scores
+
+        return pick
+
+    for bias, margin, expected in [(0.0, 1.0, None), (-2.0, 1.0, "Milk"), (-2.0, 4.0, None)]:
+        grammar = Grammar.build(tok, max_quantity=9, no_product_bias=bias)
+        decoder = decode(grammar, catalog, tok, leaning_to_none(margin))
+        assert decoder.answer is not None
+        assert (decoder.answer.intent, decoder.answer.quantity) == ("add_to_cart", 2)
+        assert decoder.answer.product == expected, (bias, margin)
+    # the intent and quantity decisions are untouched by the bias
+    other = [t for piece in answer_pieces("other", None, None) for t in tok(piece)]
+    grammar = Grammar.build(tok, max_quantity=9, no_product_bias=-10.0)
+    decoder = decode(grammar, catalog, tok, logits_preferring(other))
+    assert decoder.answer is not None and decoder.answer.intent == "other"

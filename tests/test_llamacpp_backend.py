@@ -75,9 +75,29 @@ def test_parallel_results_equal_serial(llama_backend: LlamaCppBackend) -> None:
     assert sum(a == b for a, b in zip(key, got, strict=True)) >= 0.9 * len(queries)
 
 
+def test_drafting_changes_no_answer(llama_backend: LlamaCppBackend, served_model) -> None:  # type: ignore[no-untyped-def]
+    """Drafted answers (the session backend drafts when idle) are the model's own: a backend that
+    never drafts gives the same confident answers, in more model calls."""
+    rows = [json.loads(line) for line in Path("data/test.jsonl").read_text(encoding="utf-8").splitlines()[100:140]]
+    queries = [Query(r["text"], tuple(r["catalog"])) for r in rows]
+    plain = LlamaCppBackend(served_model.model_path, served_model.lora_path, threads=2, draft=False, warmup=False,
+                            no_product_bias=served_model.no_product_bias)
+    plain.start()
+    try:
+        undrafted = [plain.classify_sync([q])[0] for q in queries]
+    finally:
+        plain.close()
+    drafted = [llama_backend.classify_sync([q])[0] for q in queries]
+    confident = [i for i, r in enumerate(undrafted) if r.confidence >= 0.7]
+    assert len(confident) >= len(queries) // 2
+    for i in confident:
+        assert (drafted[i].intent, drafted[i].product, drafted[i].quantity) == (
+            undrafted[i].intent, undrafted[i].product, undrafted[i].quantity), rows[i]["text"]
+
+
 def test_accuracy_floor_on_held_out_rows(llama_backend: LlamaCppBackend) -> None:
     """A guard that the adapter is applied: the base model alone scores near zero here, the shipped
-    model 0.76 on the whole split (reports/eval.md)."""
+    model 0.81 on the whole split (reports/eval.md)."""
     rows = [json.loads(line) for line in Path("data/test.jsonl").read_text(encoding="utf-8").splitlines()]
     rows = rows[::15]  # 120 rows, all six languages
     results = llama_backend.classify_sync([Query(r["text"], tuple(r["catalog"])) for r in rows], timeout_s=600)
@@ -115,9 +135,7 @@ EXAMPLE_CATALOG = ["Pillow", "Duvet", "Coconut Water (330ml can)", "Eggs (dozen)
 @pytest.mark.parametrize(
     ("text", "intent", "product", "quantity"),
     [
-        pytest.param("dodaj 2 jastuka u košaricu", "add_to_cart", "Pillow", 2, marks=pytest.mark.xfail(
-            strict=True, reason="known miss of the shipped model: answers 'Eggs (dozen)' (Croatian is its weakest "
-                                "language, 0.68); strict, so a model that fixes it makes this fail until unmarked")),
+        ("dodaj 2 jastuka u košaricu", "add_to_cart", "Pillow", 2),  # the 1,200-step model said "Eggs (dozen)"
         ("add a coconut water to my cart", "add_to_cart", "Coconut Water (330ml can)", 1),
         ("quita los vaqueros del carrito", "remove_from_cart", "Jeans", 1),
         ("is the coconut water sugar free?", "other", None, None),

@@ -1,9 +1,12 @@
-"""Fit the confidence calibration on the validation split and store it in the manifest.
+"""Fit the served decoding on the validation split and store it in the manifest.
 
     python -m training.calibrate --manifest artifacts/gemma3-270m-cart/manifest.json
 
-The served confidence is then the isotonic map of the model's answer probability onto the
-accuracy observed on val. The test split is never used for fitting.
+Two things are fitted, both on val (the test split is never used for fitting):
+- the "not in catalog" bias: the nats added to that choice where the product is decided. The grid
+  value with the best exact match wins; a tie goes to the bias nearest 0.
+- the confidence calibration: the isotonic map of the model's answer probability (decoded with
+  that bias) onto the accuracy observed on val.
 """
 
 from __future__ import annotations
@@ -23,19 +26,29 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", default="artifacts/gemma3-270m-cart/manifest.json")
     parser.add_argument("--split", default="data/val.jsonl")
+    parser.add_argument("--biases", default="0,-0.5,-1,-1.5,-2,-3", help="'not in catalog' biases to try, nats")
     args = parser.parse_args(argv)
     rows = read_jsonl(args.split)
     served = resolve(Path(args.manifest), merge=True)  # exactly what the service serves
-    preds, _ = predict(served.model_path, served.lora_path, rows, desc="val")
+    runs = []
+    for bias in sorted({float(b) for b in args.biases.split(",")}, key=abs):
+        preds, _ = predict(served.model_path, served.lora_path, rows, desc=f"val, bias {bias:+.1f}", no_product_bias=bias)
+        correct = [exact(r, p) for r, p in zip(rows, preds, strict=True)]
+        missing = [c for r, c in zip(rows, correct, strict=True) if r["intent"] != "other" and r["product"] is None]
+        runs.append((sum(correct) / len(rows), bias, preds, correct))
+        print(f"bias {bias:+.1f}: exact {runs[-1][0]:.4f}; unlisted products caught {sum(missing)}/{len(missing)}")
+    accuracy, bias, preds, correct = max(runs, key=lambda run: run[0])  # first of equals: nearest 0
     confidences = [p["confidence"] for p in preds]
-    correct = [exact(r, p) for r, p in zip(rows, preds, strict=True)]
     calibrator = fit_isotonic(confidences, correct)
     manifest = json.loads(Path(args.manifest).read_text())
+    manifest["decoding"] = {"no_product_bias": bias, "fitted_on": args.split, "val_exact_match": round(accuracy, 4),
+                            "grid": {f"{b:+.1f}": round(a, 4) for a, b, _, _ in runs}}
     manifest["calibration"] = {**calibrator.to_dict(), "fitted_on": args.split, "rows": len(rows)}
     Path(args.manifest).write_text(json.dumps(manifest, indent=2) + "\n")
     before = expected_calibration_error(confidences, correct)
     after = expected_calibration_error([calibrator(c) for c in confidences], correct)
-    print(f"val ECE {before:.4f} -> {after:.4f} (in-sample); {len(calibrator.xs)} breakpoints written to {args.manifest}")
+    print(f"no_product_bias {bias:+.1f} (val exact {accuracy:.4f}); val ECE {before:.4f} -> {after:.4f} (in-sample); "
+          f"{len(calibrator.xs)} breakpoints written to {args.manifest}")
 
 
 if __name__ == "__main__":

@@ -28,16 +28,17 @@ from training.metrics import compute
 
 
 def predict(model_path: Path, lora_path: Path | None, rows: list[dict[str, Any]], threads: int = 2,
-            desc: str = "eval") -> tuple[list[dict[str, Any]], float]:
+            desc: str = "eval", no_product_bias: float = 0.0) -> tuple[list[dict[str, Any]], float]:
     backend: Any
     if str(model_path).startswith("hf:"):  # transformers (fp32 unless the path ends with @bfloat16 etc.)
         from app.backends.hf import HFBackend
 
         model, _, dtype = str(model_path).removeprefix("hf:").partition("@")
         backend = HFBackend(model, str(lora_path) if lora_path else None, dtype=dtype or "float32",
-                            queue_size=len(rows) + 1, warmup=False)
+                            queue_size=len(rows) + 1, warmup=False, no_product_bias=no_product_bias)
     else:
-        backend = LlamaCppBackend(model_path, lora_path, threads=threads, queue_size=len(rows) + 1, warmup=False)
+        backend = LlamaCppBackend(model_path, lora_path, threads=threads, queue_size=len(rows) + 1, warmup=False,
+                                  no_product_bias=no_product_bias)
     backend.start()
     try:
         started = time.perf_counter()
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="name=model.gguf[+adapter.gguf], or name=hf:<dir>[@dtype][+peft_adapter_dir]")
     parser.add_argument("--out", default="reports/eval")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-product-bias", type=float, help="override the manifest's decoding bias (nats)")
     args = parser.parse_args(argv)
 
     rows = read_jsonl(args.split)[: args.limit]
@@ -119,8 +121,10 @@ def main(argv: list[str] | None = None) -> None:
     report: dict[str, Any] = {"split": args.split, "command": "python -m training.evaluate " + " ".join(argv or []),
                               "models": []}
     calibrator = Calibrator(served.calibration["x"], served.calibration["y"]) if served.calibration else None
+    bias = served.no_product_bias if args.no_product_bias is None else args.no_product_bias
+    report["no_product_bias"] = bias
     for name, model_path, lora_path in models:
-        preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=name)
+        preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=name, no_product_bias=bias)
         metrics = compute(rows, preds)
         if calibrator is not None and name.endswith("(served)"):
             calibrated = [{**p, "confidence": calibrator(p["confidence"])} for p in preds]

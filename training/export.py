@@ -127,12 +127,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ship", action="store_true", help="write artifacts/<name>/ for serving")
     parser.add_argument("--name", default="gemma3-270m-cart")
     parser.add_argument("--formats", default="", help="comma list of f16,q8_0,q5_k_m,q4_k_m (merged)")
+    parser.add_argument("--hf-only", action="store_true",
+                        help="only merge into runs/<run>/merged-hf (for transformers, GPTQ and vLLM; no llama.cpp tools)")
     args = parser.parse_args(argv)
     config = load_config(TrainConfig, args.config)
     run_dir = Path(config.out_dir)
     adapter_dir = find_adapter(run_dir, args.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     base_dir = hf_dir(config.base)
+    if args.hf_only:
+        print(f"merged into {merge(adapter_dir, base_dir, run_dir / 'merged-hf')}")
+        return
     adapter_gguf = convert_adapter(adapter_dir, base_dir, run_dir / "adapter.gguf")
     if args.ship:
         ship(config, adapter_gguf, args.name)

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=256, help="calibration rows (128-256 is the usual range)")
     parser.add_argument("--bits", type=int, default=4)
     parser.add_argument("--group-size", type=int, default=128)
+    parser.add_argument("--device", default="cpu", help="cpu here; cuda on a GPU machine")
     args = parser.parse_args(argv)
     config = load_config(TrainConfig, args.config)
     run = Path(config.out_dir)
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     # gptqmodel sizes its CPU worker pool from the machine; on 2 cores its default fails at start.
     gptqmodel._default_cpu_workers = lambda: max(1, config.threads)  # type: ignore[attr-defined]
     started = time.time()
-    model = GPTQModel.load(str(merged), QuantizeConfig(bits=args.bits, group_size=args.group_size), device="cpu")
+    model = GPTQModel.load(str(merged), QuantizeConfig(bits=args.bits, group_size=args.group_size), device=args.device)
     model.quantize(calibration_texts(config.train_file, args.samples), batch_size=8)
     model.save(str(out))
     print(f"GPTQ {args.bits}-bit checkpoint in {out} after {time.time() - started:.0f} s")

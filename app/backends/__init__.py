@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from app.backends.base import Backend
-from app.core.config import Settings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing a backend module must not need pydantic (the GPU check's bare image)
+    from app.backends.base import Backend
+    from app.core.config import Settings
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -15,7 +18,7 @@ def make_backend(settings: Settings) -> Backend:
         from app.artifacts import resolve
         from app.backends.llamacpp import LlamaCppBackend
 
-        calibration = None
+        calibration, bias = None, 0.0
         if settings.model_path is not None:
             model_path, lora_path = settings.model_path, settings.lora_path
             name, fmt, base = settings.model_name or settings.model_path.stem, "gguf", None
@@ -24,6 +27,7 @@ def make_backend(settings: Settings) -> Backend:
             model_path, lora_path = served.model_path, settings.lora_path or served.lora_path
             name, fmt, base = settings.model_name or served.name, served.format, served.base
             calibration = served.calibration if settings.lora_path is None else None
+            bias = served.no_product_bias if settings.lora_path is None else 0.0
         return LlamaCppBackend(
             model_path,
             lora_path,
@@ -40,7 +44,9 @@ def make_backend(settings: Settings) -> Backend:
             queue_size=settings.queue_size,
             warmup=settings.warmup,
             draft=settings.draft,
+            draft_max_active=settings.draft_max_active,
             calibration=calibration,
+            no_product_bias=bias if settings.no_product_bias is None else settings.no_product_bias,
         )
     if settings.backend == "hf":
         from app.backends.hf import HFBackend
@@ -54,6 +60,7 @@ def make_backend(settings: Settings) -> Backend:
             max_quantity=settings.max_quantity,
             queue_size=settings.queue_size,
             warmup=settings.warmup,
+            no_product_bias=settings.no_product_bias or 0.0,
         )
     if settings.backend == "vllm":
         from app.backends.vllm import VLLMBackend

