@@ -184,14 +184,19 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
 
     if variant.kind in ("llamacpp", "hf"):
         backend: Any
+        # Every format decodes the same way (the shipped "not in catalog" bias; no drafting, so the
+        # rows compare the formats themselves; the service row shows the drafting).
+        bias = json.loads(MANIFEST.read_text()).get("decoding", {}).get("no_product_bias", 0.0) if MANIFEST.exists() else 0.0
         if variant.kind == "llamacpp":
             from app.backends.llamacpp import LlamaCppBackend
 
-            backend = LlamaCppBackend(Path(variant.model), Path(variant.lora) if variant.lora else None, draft=False)
+            backend = LlamaCppBackend(Path(variant.model), Path(variant.lora) if variant.lora else None, draft=False,
+                                      no_product_bias=bias)
         else:
             from app.backends.hf import HFBackend
 
-            backend = HFBackend(variant.model, None, dtype=variant.dtype, device=variant.device or None)
+            backend = HFBackend(variant.model, None, dtype=variant.dtype, device=variant.device or None,
+                                no_product_bias=bias)
         backend.start()
 
         def classify(body: dict[str, Any]) -> Answer:
@@ -413,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(json.loads(lines[-1][len("RESULT "):]))
         else:
             results.append({"variant": asdict(variant), "error": f"exit {proc.returncode}"})
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # rows so far survive a time-out
+        Path(args.out + ".partial.json").write_text(json.dumps(results, indent=2))
     earlier_minutes = 0.0
     if args.add and Path(args.out + ".json").exists():
         fresh = {r["variant"]["name"]: r for r in results}
