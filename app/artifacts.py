@@ -69,6 +69,11 @@ def load_manifest(manifest_path: Path) -> dict[str, Any]:
     return manifest
 
 
+def no_product_bias(manifest: dict[str, Any]) -> float:
+    """The "not in catalog" bias fitted by training.calibrate (0 for manifests made before it)."""
+    return float(manifest.get("decoding", {}).get("no_product_bias", 0.0))
+
+
 def merged_model(base_path: Path, base_sha: str, lora_path: Path, lora_sha: str) -> Path:
     """The base with the adapter folded in, built on first use and cached by both checksums."""
     out = SERVED_DIR / f"{lora_sha[:16]}-{base_sha[:8]}-{MERGED_LAYOUT}.gguf"
@@ -93,7 +98,7 @@ def resolve(manifest_path: Path, merge: bool = False) -> ServedModel:
             raise FileNotFoundError(f"adapter {lora_path} named by {manifest_path} is missing")
         if sha256(lora_path) != manifest["adapter"]["sha256"]:
             raise ValueError(f"{lora_path} does not match the manifest's SHA-256")
-    bias = float(manifest.get("decoding", {}).get("no_product_bias", 0.0))
+    bias = no_product_bias(manifest)
     if merge and lora_path is not None:
         merged = merged_model(model_path, base.get("sha256") or sha256(model_path), lora_path,
                               manifest["adapter"]["sha256"])

