@@ -15,6 +15,7 @@ import argparse
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 from app.core.prompt import answer_pieces, catalog_prefix, query_suffix
 from training.config import load_config
@@ -27,6 +28,19 @@ def calibration_texts(train_file: str, n: int, seed: int = 0) -> list[str]:
     random.Random(seed).shuffle(rows)
     return [catalog_prefix(r["catalog"]) + query_suffix(r["text"]) + "".join(answer_pieces(r["intent"], r["product"], r["quantity"]))
             for r in rows[:n]]
+
+
+def per_layer_type_rope_only(config: Any) -> None:
+    """Drop the flat keys gptqmodel adds beside Gemma 3's per-layer-type rope parameters.
+
+    It writes ``rope_type: "default"`` and ``rope_theta: {global, local}`` next to the
+    ``full_attention`` / ``sliding_attention`` entries; transformers 5.17 then fails while saving
+    (``'str' object has no attribute 'get'``, seen on the GPU machine) and 5.24 carries the junk along.
+    """
+    rope = getattr(config, "rope_parameters", None)
+    layer_types = set(getattr(config, "layer_types", None) or ())
+    if isinstance(rope, dict) and layer_types and not layer_types.isdisjoint(rope):
+        config.rope_parameters = {k: v for k, v in rope.items() if k in layer_types}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time()
     model = GPTQModel.load(str(merged), QuantizeConfig(bits=args.bits, group_size=args.group_size), device=args.device)
     model.quantize(calibration_texts(config.train_file, args.samples), batch_size=8)
+    per_layer_type_rope_only(model.model.config)
     model.save(str(out))
     print(f"GPTQ {args.bits}-bit checkpoint in {out} after {time.time() - started:.0f} s")
 

@@ -54,6 +54,9 @@ class TrainConfig:
     eval_rows: int = 192
     save_every: int = 50
     max_train_rows: int | None = None
+    # Wall-clock budget (s): after the warm-up steps the step count is cut to what fits, so the cosine
+    # schedule still ends at min_lr. For a lent GPU with a hard time box; None trains all `steps`.
+    time_budget_s: float | None = None
 
 
 def encode(tokenizer: Any, row: dict[str, Any], mode: str) -> tuple[list[int], list[int]]:
@@ -221,10 +224,21 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             bar.write(f"step {step + 1}: val_loss {record['val_loss']:.4f} val_exact {record['val_exact']:.3f}")
         log.write(json.dumps(record) + "\n")
         log.flush()
+        if config.time_budget_s and step + 1 == start_step + config.warmup_steps:
+            per_step = (time.time() - started) / config.warmup_steps
+            fits = step + 1 + int((config.time_budget_s - (time.time() - started)) / per_step)
+            if fits < config.steps:
+                bar.write(f"time budget {config.time_budget_s:.0f} s at {per_step * 1000:.0f} ms/step: {fits} steps")
+                config.steps = max(fits, step + 2)
+                bar.total = config.steps
         if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
             trainable = {k: v for k, v in model.state_dict().items() if "lora_" in k}
             torch.save({"model": trainable, "optimizer": optimizer.state_dict(), "step": step + 1,
                         "python_rng": random.getstate()}, checkpoint)
+        overrun = config.time_budget_s is not None and time.time() - started > config.time_budget_s * 1.1
+        if step + 1 >= config.steps or overrun:
+            config.steps = step + 1
+            break
     adapter_dir = out / "adapter"
     model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
