@@ -61,15 +61,20 @@ def test_sigterm_drains_in_flight_requests() -> None:
         _wait_ready(proc, url)
         body = {"text": "add 2 apples to my cart", "catalog": ["Apples (1kg bag)", "Bananas", "Milk (1L)"]}
 
-        def call(i: int) -> int:
-            return httpx.post(url + "/classify", json={**body, "text": f"add {i % 9 + 1} apples"}, timeout=30).status_code
+        def call(i: int) -> int | None:
+            try:
+                return httpx.post(url + "/classify", json={**body, "text": f"add {i % 9 + 1} apples"}, timeout=30).status_code
+            except httpx.ConnectError:
+                return None  # not accepted: it connected after the listener closed (a loaded machine)
 
         with concurrent.futures.ThreadPoolExecutor(32) as pool:
             futures = [pool.submit(call, i) for i in range(32)]
             time.sleep(0.3)  # requests are in flight
             proc.send_signal(signal.SIGTERM)
             statuses = [f.result() for f in futures]
-        assert statuses == [200] * len(statuses)  # every accepted request was answered
+        accepted = [s for s in statuses if s is not None]
+        assert len(accepted) >= 8  # the drain had work to finish
+        assert accepted == [200] * len(accepted)  # every accepted request was answered
         signalled = time.monotonic()
         # uvicorn re-raises the SIGTERM it handled once the drain is done, so supervisors see why
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
