@@ -93,7 +93,7 @@ data: $(STAMP)
 
 # 4x the training rows (same val and test rows): what the shipped adapter's last 600 steps used.
 data-64k: $(STAMP)
-	$(PY) -m training.data.generate --config training/configs/data-64k.yaml
+	$(PY) -m training.data.generate --config training/configs/data.yaml --train-rows 64000 --out-dir data-64k
 
 train: $(TSTAMP) data data-64k
 	$(TPY) -m training.train --config $(TRAIN_CONFIG)

@@ -1,6 +1,7 @@
 """Generate the multilingual cart-command dataset.
 
     python -m training.data.generate --config training/configs/data.yaml
+    python -m training.data.generate --train-rows 64000 --out-dir data-64k   # make data-64k
 
 Writes data/train.jsonl, data/val.jsonl, data/test.jsonl and data/CARD.md. Deterministic for a
 given seed. The test split draws only held-out templates and held-out product surface forms.
@@ -308,10 +309,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="training/configs/data.yaml")
     parser.add_argument("--out-dir", help="override the config's out_dir")
+    parser.add_argument("--train-rows", type=int,
+                        help="override the train size; val and test are drawn first, so they stay the same rows")
     args = parser.parse_args(argv)
     config = load_config(DataConfig, args.config)
     if args.out_dir:
         config.out_dir = args.out_dir
+    if args.train_rows:
+        config.sizes = {**config.sizes, "train": args.train_rows}
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     splits = generate(config)
