@@ -17,9 +17,9 @@ VLLM_VENV := .venv-vllm
 help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
 	@echo "make test       the test suite (real small models, no GPU)"
-	@echo "make data       generate data/{train,val,test}.jsonl and data/CARD.md"
+	@echo "make data       generate data/{train,val,test,dev}.jsonl and data/CARD.md"
 	@echo "make train      fine-tune the default adapter from scratch (CPU, ~105 min)"
-	@echo "make eval       evaluate the served model on the test split -> reports/eval.{json,md}"
+	@echo "make eval       evaluate the served model on the test and dev splits -> reports/eval{,-dev}.{json,md}"
 	@echo "make bench      every format and both peers -> reports/bench.{json,md,png} (~30 min)"
 	@echo "make soak       200 Locust users for 5 min: only 429s allowed, RSS growth <= 10%"
 	@echo "make loadtest   Locust against a running service (make run first)"
@@ -105,6 +105,7 @@ export: $(TSTAMP)
 
 eval: $(STAMP) data
 	$(PY) -m training.evaluate --manifest $(MANIFEST)
+	$(PY) -m training.evaluate --manifest $(MANIFEST) --split data/dev.jsonl --out reports/eval-dev
 
 # The trade-off table: every format and both peers, same requests, same run (~30 min, idle machine).
 bench: $(DEVSTAMP) $(TSTAMP) data vllm-venv

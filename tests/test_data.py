@@ -136,3 +136,45 @@ def test_unseen_products_only_in_test(splits: dict[str, list[Row]]) -> None:
         assert not any(p in HELD_OUT for r in splits[name] for p in r.catalog)
     unseen = [r for r in splits["test"] if "unseen_product" in r.tags]
     assert unseen and all(r.product is None or r.product in HELD_OUT for r in unseen)
+
+
+def _normalised(template: str) -> str:
+    return " ".join(re.sub(r"\{\w+\}|[?!.,¿¡]", " ", template).casefold().split())
+
+
+def test_dev_wordings_are_new_to_training_and_test() -> None:
+    """Dev chooses checkpoints and the decoding bias: its wordings must be as new as test's, and not test's."""
+    from difflib import SequenceMatcher
+
+    from training.data import dev
+
+    by_name = {p.name: p for p in PRODUCTS}
+    for name, per_language in dev.FORMS.items():
+        assert set(per_language) == set(LANGUAGES), name
+        for language, form in per_language.items():
+            known = {_normalised(s) for f in by_name[name].forms[language] for s in (f.singular, f.plural)}
+            assert not {_normalised(form.singular), _normalised(form.plural)} & known, (name, language, form)
+    for language, per_intent in dev.TEMPLATES.items():
+        bank = BANKS[language]
+        known_templates = [*bank.add, *bank.remove, *bank.other, *(t for ts in TRAIN_ONLY[language].values() for t in ts)]
+        for intent, templates in per_intent.items():
+            assert len(templates) >= 5, (language, intent)
+            for template in templates:
+                for other in known_templates:
+                    ratio = SequenceMatcher(None, _normalised(template), _normalised(other)).ratio()
+                    assert ratio < 0.85, (language, template, other)
+
+
+def test_dev_split_is_separate_and_leaves_the_others_unchanged(splits: dict[str, list[Row]]) -> None:
+    with_dev = generate(DataConfig(seed=7, sizes={**SIZES, "dev": 300}))
+    assert {name: with_dev[name] for name in SIZES} == splits  # drawn last, from its own stream
+    dev_rows = with_dev["dev"]
+    assert len(dev_rows) == 300 and all("dev_template" in r.tags for r in dev_rows)
+    assert {r.language for r in dev_rows} == set(LANGUAGES)
+    assert sum("unseen_form" in r.tags for r in dev_rows) > 60
+    dev_texts = {r.text.casefold() for r in dev_rows}
+    for name in SIZES:
+        assert not dev_texts & {r.text.casefold() for r in splits[name]}
+    from training.data.open_products import HELD_OUT
+
+    assert not any(p in HELD_OUT for r in dev_rows for p in r.catalog)  # test's unseen products stay test's

@@ -70,3 +70,13 @@ def test_isotonic_calibration_is_monotone_and_reduces_ece() -> None:
     assert expected_calibration_error(mapped, correct) < expected_calibration_error(confs, correct) / 3
     again = Calibrator(**{"xs": calibrator.to_dict()["x"], "ys": calibrator.to_dict()["y"]})
     assert abs(again(0.5) - calibrator(0.5)) < 1e-4
+
+
+def test_bias_choice_prefers_nearest_zero_within_tolerance() -> None:
+    from training.calibrate import pick_bias
+
+    grid = {0.0: 0.8044, -1.0: 0.8144, -2.0: 0.8144, -3.0: 0.8156, -4.0: 0.8133}  # dev, 2,400-step adapter
+    assert pick_bias(grid, tolerance=0.003) == -1.0  # -3 wins by one row of 900: not worth more wrong actions
+    assert pick_bias(grid, tolerance=0.0) == -3.0
+    assert pick_bias({0.0: 0.90, -1.0: 0.95}, tolerance=0.003) == -1.0
+    assert pick_bias({0.5: 0.9, -0.5: 0.9}, tolerance=0.0) == 0.5

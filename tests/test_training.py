@@ -62,3 +62,27 @@ def test_hf_and_gguf_agree_on_fixed_inputs() -> None:
         gguf.close()
     agree = sum((x.intent, x.product, x.quantity) == (y.intent, y.product, y.quantity) for x, y in zip(a, b, strict=True))
     assert agree / len(queries) >= 0.9
+
+
+def test_soup_is_the_exact_mean_of_the_deltas(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from training.soup import soup
+
+    torch.manual_seed(0)
+    key_a, key_b = "base_model.model.layers.0.q_proj.lora_A.weight", "base_model.model.layers.0.q_proj.lora_B.weight"
+    parts = []
+    for i in range(3):
+        part = tmp_path / f"step{i}"
+        part.mkdir()
+        weights = {key_a: torch.randn(4, 8), key_b: torch.randn(6, 4)}
+        save_file(weights, str(part / "adapter_model.safetensors"))
+        (part / "adapter_config.json").write_text(json.dumps({"r": 4, "lora_alpha": 8, "peft_type": "LORA"}))
+        parts.append((part, weights))
+    out = soup([p for p, _ in parts], tmp_path / "soup")
+    merged = load_file(str(out / "adapter_model.safetensors"))
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"]) == (12, 24)  # same alpha/r scaling as the parts
+    expected = sum(w[key_b] @ w[key_a] for _, w in parts) / 3
+    assert torch.allclose(merged[key_b] @ merged[key_a], expected, atol=1e-5)

@@ -53,6 +53,9 @@ class TrainConfig:
     eval_every: int = 50
     eval_rows: int = 192
     save_every: int = 50
+    # Also keep the adapter every this many steps as <out_dir>/adapter-step<N>, for choosing a
+    # checkpoint on the dev split or souping several (python -m training.soup). None: only the last.
+    snapshot_every: int | None = None
     max_train_rows: int | None = None
     # Wall-clock budget (s): after the warm-up steps the step count is cut to what fits, so the cosine
     # schedule still ends at min_lr. For a lent GPU with a hard time box; None trains all `steps`.
@@ -235,6 +238,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             trainable = {k: v for k, v in model.state_dict().items() if "lora_" in k}
             torch.save({"model": trainable, "optimizer": optimizer.state_dict(), "step": step + 1,
                         "python_rng": random.getstate()}, checkpoint)
+        if config.snapshot_every and (step + 1) % config.snapshot_every == 0 and step + 1 < config.steps:
+            model.save_pretrained(out / f"adapter-step{step + 1}")
         overrun = config.time_budget_s is not None and time.time() - started > config.time_budget_s * 1.1
         if step + 1 >= config.steps or overrun:
             config.steps = step + 1

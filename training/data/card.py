@@ -62,6 +62,10 @@ def write_card(path: Path, splits: dict[str, list[Row]], config: DataConfig) -> 
         "- products: 207 hand-described ones (forms in six languages) plus 160 open-vocabulary English names;",
         "  53 of the latter appear only in test",
         "- the test split uses only held-out phrase templates; half its rows name the product in a held-out wording",
+        *(["- the dev split uses only its own hand-written templates and product wordings (`training/data/dev.py`),",
+           "  new to training and not test's; it chooses checkpoints and the decoding bias"] if "dev" in splits else []),
+        *([f"- training names trained open-vocabulary products in the shopper's language in {config.p_open_translated:.0%} "
+           "of their rows (`training/data/open_translations.py`)"] if config.p_open_translated else []),
         "- identical texts across splits (case-insensitive): "
         + ", ".join(f"{k} {v}" for k, v in overlap(splits).items()),
         "",

@@ -3,8 +3,10 @@
     python -m training.data.generate --config training/configs/data.yaml
     python -m training.data.generate --train-rows 64000 --out-dir data-64k   # make data-64k
 
-Writes data/train.jsonl, data/val.jsonl, data/test.jsonl and data/CARD.md. Deterministic for a
-given seed. The test split draws only held-out templates and held-out product surface forms.
+Writes data/{train,val,test,dev}.jsonl and data/CARD.md. Deterministic for a given seed. The test
+split draws only held-out templates and held-out product surface forms. The dev split draws its own
+hand-written templates and forms (training/data/dev.py), new to the model like test's but not test's:
+it is the split for choosing checkpoints and decoding settings.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from training.config import load_config
+from training.data import dev as dev_bank
 from training.data.card import write_card
 from training.data.open_products import HELD_OUT, OPEN_PRODUCTS
+from training.data.open_translations import TRANSLATIONS
 from training.data.phrases import BANKS, EMOJI, Bank, is_held_out
 from training.data.products import LANGUAGES, PRODUCTS, Product, SurfaceForm
 from training.data.siblings import TRAIN_ONLY
 
 INTENTS = ("add_to_cart", "remove_from_cart", "other")
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "dev")
 INTENT_KEYS = {"add_to_cart": "add", "remove_from_cart": "remove", "other": "other"}
 
 
@@ -35,7 +39,7 @@ INTENT_KEYS = {"add_to_cart": "add", "remove_from_cart": "remove", "other": "oth
 class DataConfig:
     seed: int = 13
     out_dir: str = "data"
-    sizes: dict[str, int] = field(default_factory=lambda: {"train": 6000, "val": 600, "test": 1800})
+    sizes: dict[str, int] = field(default_factory=lambda: {"train": 6000, "val": 600, "test": 1800, "dev": 900})
     languages: tuple[str, ...] = LANGUAGES
     intent_weights: dict[str, float] = field(
         default_factory=lambda: {"add_to_cart": 0.5, "remove_from_cart": 0.3, "other": 0.2}
@@ -61,6 +65,11 @@ class DataConfig:
     # Rows whose target is an open-vocabulary product (English name, no hand-written forms); in the
     # test split these are products held out of training entirely (tag "unseen_product").
     p_open_target: float = 0.15
+    # Training rows name a trained open product in the sentence's language this often (else in
+    # English), where training/data/open_translations.py has the word. Train split only.
+    p_open_translated: float = 0.0
+    # Dev rows target a product that has a dev wording this often (else any product).
+    p_dev_product: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -102,9 +111,11 @@ class Generator:
         for product in PRODUCTS + OPEN_PRODUCTS:
             self.by_group.setdefault(product.group, []).append(product)
         seen_open = tuple(p for p in OPEN_PRODUCTS if p.name not in HELD_OUT)
-        self.universe = {"train": PRODUCTS + seen_open, "val": PRODUCTS + seen_open, "test": PRODUCTS + OPEN_PRODUCTS}
+        self.universe = {"train": PRODUCTS + seen_open, "val": PRODUCTS + seen_open, "test": PRODUCTS + OPEN_PRODUCTS,
+                         "dev": PRODUCTS + seen_open}
         self.open_targets = {"train": seen_open, "val": seen_open,
-                             "test": tuple(p for p in OPEN_PRODUCTS if p.name in HELD_OUT)}
+                             "test": tuple(p for p in OPEN_PRODUCTS if p.name in HELD_OUT), "dev": seen_open}
+        self.dev_products = tuple(p for p in PRODUCTS if p.name in dev_bank.FORMS)
         self.split_name = "train"
         self.seen_texts: set[str] = set()
         self.tags: set[str] = set()
@@ -142,13 +153,22 @@ class Generator:
         if language != "en" and roll < self.config.p_catalog_form + self.config.p_english_form:
             form_language = "en"
             self.tags.add("code_switch")
-        unseen = split == "test" and self.rng.random() < self.config.p_test_unseen_form
+        unseen = split in ("test", "dev") and self.rng.random() < self.config.p_test_unseen_form
+        if split == "dev" and product.name not in dev_bank.FORMS:
+            unseen = False
         if unseen:
             self.tags.add("unseen_form")
-        forms = product.test_forms(form_language) if unseen else product.train_forms(form_language)
+        if unseen and split == "dev":
+            forms = (dev_bank.FORMS[product.name][form_language],)
+        else:
+            forms = product.test_forms(form_language) if unseen else product.train_forms(form_language)
         if product.group.startswith("open-"):  # derived English forms: nothing to hold out
             forms = product.forms[form_language]
             self.tags.discard("unseen_form")
+            translated = TRANSLATIONS.get(product.name, {}).get(form_language)
+            p_translated = self.config.p_open_translated if split == "train" else 0.0
+            if translated and p_translated and self.rng.random() < p_translated:
+                forms = (translated,)
         form: SurfaceForm = self.rng.choice(forms)
         return form.for_quantity(quantity)
 
@@ -172,6 +192,8 @@ class Generator:
 
     # -- rows ------------------------------------------------------------------------------
     def templates(self, language: str, intent: str, split: str) -> list[str]:
+        if split == "dev":
+            return list(dev_bank.TEMPLATES[language][INTENT_KEYS[intent]])
         bank = BANKS[language]
         pool = {"add_to_cart": bank.add, "remove_from_cart": bank.remove, "other": bank.other}[intent]
         held = split == "test"
@@ -248,6 +270,8 @@ class Generator:
             target = rng.choice(self.open_targets[split])
             if split == "test":
                 self.tags.add("unseen_product")
+        elif split == "dev" and rng.random() < cfg.p_dev_product:
+            target = rng.choice(self.dev_products)
         else:
             target = rng.choice(PRODUCTS)
         missing = intent != "other" and rng.random() < cfg.p_missing_product
@@ -262,6 +286,8 @@ class Generator:
             self.tags.add("missing_product")
         if split == "test":
             self.tags.add("held_out_template")
+        if split == "dev":
+            self.tags.add("dev_template")
         return Row(
             id=f"{split}-{index:05d}",
             language=language,
@@ -291,7 +317,11 @@ def generate(config: DataConfig) -> dict[str, list[Row]]:
     # Test first: its held-out texts claim their strings before train can collide with them.
     order = ("test", "val", "train")
     splits = {name: list(generator.split(name)) for name in order}
-    return {name: splits[name] for name in SPLITS}
+    if config.sizes.get("dev", 0):
+        # Last, from its own stream, so adding it left the other splits' rows unchanged.
+        generator.rng = random.Random(config.seed * 1000 + 7)
+        splits["dev"] = list(generator.split("dev"))
+    return {name: splits[name] for name in SPLITS if name in splits}
 
 
 def write_jsonl(path: Path, rows: list[Row]) -> None:
@@ -324,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         write_jsonl(out / f"{name}.jsonl", rows)
     write_card(out / "CARD.md", splits, config)
     counts = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
-    print(f"wrote {out}/{{train,val,test}}.jsonl ({counts}) and {out}/CARD.md")
+    print(f"wrote {out}/{{{','.join(splits)}}}.jsonl ({counts}) and {out}/CARD.md")
 
 
 if __name__ == "__main__":
