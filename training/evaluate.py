@@ -66,7 +66,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"| exact match, add/remove only (the study's measure) | {m['paper_exact_match_add_remove']:.4f} |",
         f"| invalid outputs | {m['invalid_output_rate']:.4f} |",
         f"| false actions on `other` | {m['false_action_rate_on_other']:.4f} |",
-        f"| expected calibration error (served, calibrated on val) | {m['ece']:.4f} |",
+        f"| expected calibration error (served, calibrated on {report.get('calibration_fitted_on', 'val')}) | {m['ece']:.4f} |",
         f"| expected calibration error, raw model probability | {m.get('ece_raw', m['ece']):.4f} |",
         f"| mean confidence | {m['mean_confidence']:.4f} |",
         "", "### By language", "", "| language | exact match |", "|---|---|",
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     calibrator = Calibrator(served.calibration["x"], served.calibration["y"]) if served.calibration else None
     bias = served.no_product_bias if args.no_product_bias is None else args.no_product_bias
     report["no_product_bias"] = bias
+    if served.calibration:
+        report["calibration_fitted_on"] = served.calibration.get("fitted_on", "val")
     for name, model_path, lora_path in models:
         preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=name, no_product_bias=bias)
         metrics = compute(rows, preds)
