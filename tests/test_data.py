@@ -178,3 +178,20 @@ def test_dev_split_is_separate_and_leaves_the_others_unchanged(splits: dict[str,
     from training.data.open_products import HELD_OUT
 
     assert not any(p in HELD_OUT for r in dev_rows for p in r.catalog)  # test's unseen products stay test's
+
+
+def test_open_translations_reach_training_only(splits: dict[str, list[Row]]) -> None:
+    from training.data.open_products import HELD_OUT
+    from training.data.open_translations import TRANSLATIONS
+
+    assert not set(TRANSLATIONS) & HELD_OUT  # test's unseen products keep no translation
+    translated = generate(DataConfig(seed=7, sizes=SIZES, p_open_translated=1.0))
+    assert translated["val"] == splits["val"] and translated["test"] == splits["test"]
+
+    def named_in_translation(rows: list[Row]) -> int:  # names English does not share ("Tofu" does)
+        return sum(1 for r in rows if r.language != "en" and r.product in TRANSLATIONS
+                   and (word := TRANSLATIONS[r.product][r.language].singular.casefold()) in r.text.casefold()
+                   and word[:4] not in r.product.casefold())
+
+    assert named_in_translation(translated["train"]) >= 20
+    assert named_in_translation(splits["train"]) <= 2  # off by default

@@ -341,12 +341,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out-dir", help="override the config's out_dir")
     parser.add_argument("--train-rows", type=int,
                         help="override the train size; val and test are drawn first, so they stay the same rows")
+    parser.add_argument("--p-open-translated", type=float,
+                        help="override p_open_translated (train split only; val, test and dev stay the same rows)")
     args = parser.parse_args(argv)
     config = load_config(DataConfig, args.config)
     if args.out_dir:
         config.out_dir = args.out_dir
     if args.train_rows:
         config.sizes = {**config.sizes, "train": args.train_rows}
+    if args.p_open_translated is not None:
+        config.p_open_translated = args.p_open_translated
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     splits = generate(config)
