@@ -35,6 +35,7 @@ class ServedModel:
     base: str | None
     calibration: dict[str, list[float]] | None = None
     no_product_bias: float = 0.0
+    other_bias: float = 0.0
 
 
 def sha256(path: Path) -> str:
@@ -74,6 +75,11 @@ def no_product_bias(manifest: dict[str, Any]) -> float:
     return float(manifest.get("decoding", {}).get("no_product_bias", 0.0))
 
 
+def other_bias(manifest: dict[str, Any]) -> float:
+    """The "other" bias at the intent decision fitted by training.calibrate (0 before it existed)."""
+    return float(manifest.get("decoding", {}).get("other_bias", 0.0))
+
+
 def merged_model(base_path: Path, base_sha: str, lora_path: Path, lora_sha: str) -> Path:
     """The base with the adapter folded in, built on first use and cached by both checksums."""
     out = SERVED_DIR / f"{lora_sha[:16]}-{base_sha[:8]}-{MERGED_LAYOUT}.gguf"
@@ -103,9 +109,9 @@ def resolve(manifest_path: Path, merge: bool = False) -> ServedModel:
         merged = merged_model(model_path, base.get("sha256") or sha256(model_path), lora_path,
                               manifest["adapter"]["sha256"])
         return ServedModel(manifest["name"], f"gguf merged ({MERGED_LAYOUT})", merged, None, base["name"],
-                           manifest.get("calibration"), bias)
+                           manifest.get("calibration"), bias, other_bias(manifest))
     return ServedModel(manifest["name"], manifest["format"], model_path, lora_path, base["name"],
-                       manifest.get("calibration"), bias)
+                       manifest.get("calibration"), bias, other_bias(manifest))
 
 
 def main(argv: list[str]) -> int:

@@ -53,12 +53,24 @@ class Grammar:
     # values make the decoder pick the best-matching entry unless the model is sure it is absent:
     # a shopper's unfamiliar word for a listed product is far commoner than an unlisted product.
     no_product_bias: float = 0.0
+    # Added to "other" at the first decision (nats). Positive values make the decoder act only when
+    # the model is surer that the message is a cart command: a wrong action costs more than none.
+    other_bias: float = 0.0
+    other_node: Node | None = None  # where "other" parts from the actions in the intent trie ...
+    other_token: int | None = None  # ... and its token there
 
     @classmethod
-    def build(cls, tokenize: Tokenize, max_quantity: int, no_product_bias: float = 0.0) -> Grammar:
+    def build(cls, tokenize: Tokenize, max_quantity: int, no_product_bias: float = 0.0,
+              other_bias: float = 0.0) -> Grammar:
         intents = build_trie([(tokenize(word), intent) for intent, word in INTENT_WORDS.items()])
         quantities = build_trie([(tokenize(quantity_piece(n)), n) for n in range(1, max_quantity + 1)])
-        return cls(intents, quantities, no_product_bias)
+        node, other_node, other_token = intents, None, None
+        for token in tokenize(INTENT_WORDS["other"]):
+            if len(node.children) > 1:
+                other_node, other_token = node, token
+                break
+            node = node.children[token]
+        return cls(intents, quantities, no_product_bias, other_bias, other_node, other_token)
 
 
 def build_product_trie(tokenize: Tokenize, catalog: Sequence[str]) -> Node:
@@ -171,6 +183,11 @@ class AnswerDecoder:
             branches = {c.node.no_product_token for c in self._cursors if c.stage == "product"}
             for token in set(allowed) & branches:  # set[int]: None is never allowed
                 scores[allowed.index(token)] += self.grammar.no_product_bias
+        other = self.grammar.other_token
+        if self.grammar.other_bias and other in allowed and any(
+            c.stage == "intent" and c.node is self.grammar.other_node for c in self._cursors
+        ):
+            scores[allowed.index(other)] += self.grammar.other_bias
         best = max(range(len(allowed)), key=scores.__getitem__)
         top = scores[best]
         self.log_prob += -math.log(sum(math.exp(s - top) for s in scores))  # log softmax of the best

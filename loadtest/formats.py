@@ -183,22 +183,23 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
         return total / 1e6
 
     if variant.kind in ("llamacpp", "hf"):
-        from app.artifacts import load_manifest, no_product_bias
+        from app.artifacts import load_manifest, no_product_bias, other_bias
 
         backend: Any
-        # Every format decodes the same way (the shipped "not in catalog" bias; no drafting, so the
+        # Every format decodes the same way (the shipped biases; no drafting, so the
         # rows compare the formats themselves; the service row shows the drafting).
         bias = no_product_bias(load_manifest(MANIFEST)) if MANIFEST.exists() else 0.0
+        other = other_bias(load_manifest(MANIFEST)) if MANIFEST.exists() else 0.0
         if variant.kind == "llamacpp":
             from app.backends.llamacpp import LlamaCppBackend
 
             backend = LlamaCppBackend(Path(variant.model), Path(variant.lora) if variant.lora else None, draft=False,
-                                      no_product_bias=bias)
+                                      no_product_bias=bias, other_bias=other)
         else:
             from app.backends.hf import HFBackend
 
             backend = HFBackend(variant.model, None, dtype=variant.dtype, device=variant.device or None,
-                                no_product_bias=bias)
+                                no_product_bias=bias, other_bias=other)
         backend.start()
 
         def classify(body: dict[str, Any]) -> Answer:

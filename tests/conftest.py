@@ -43,7 +43,7 @@ def llama_backend(served_model):  # type: ignore[no-untyped-def]
     backend = LlamaCppBackend(
         served_model.model_path, served_model.lora_path, model_name=served_model.name,
         fmt=served_model.format, base=served_model.base, threads=2, queue_size=1024,
-        no_product_bias=served_model.no_product_bias, draft=True,
+        no_product_bias=served_model.no_product_bias, other_bias=served_model.other_bias, draft=True,
     )
     backend.start()
     yield backend

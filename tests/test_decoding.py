@@ -155,3 +155,28 @@ def test_no_product_bias_moves_only_the_not_in_catalog_choice() -> None:
     grammar = Grammar.build(tok, max_quantity=9, no_product_bias=-10.0)
     decoder = decode(grammar, catalog, tok, logits_preferring(other))
     assert decoder.answer is not None and decoder.answer.intent == "other"
+
+
+def test_other_bias_moves_only_the_intent_choice() -> None:
+    """A positive "other" bias turns a narrow cart action into "other"; a clear action survives."""
+    tok = CharTokenizer()
+    catalog = ["Milk", "Bread"]
+    add_path = [t for piece in answer_pieces("add_to_cart", "Milk", 2) for t in tok(piece)]
+
+    def leaning_to_add(margin: float):  # type: ignore[no-untyped-def]
+        def pick(allowed: list[int], fed: list[int]) -> dict[int, float]:
+            nxt = add_path[len(fed)] if len(fed) < len(add_path) else None
+            scores = {t: (5.0 if t == nxt else 0.0) for t in allowed}
+            if tok("o")[0] in allowed and tok("a")[0] in allowed:  # the intent decision
+                scores[tok("o")[0]] = 5.0 - margin
+            return scores
+
+        return pick
+
+    for bias, margin, expected in [(0.0, 1.0, "add_to_cart"), (2.0, 1.0, "other"), (2.0, 4.0, "add_to_cart")]:
+        grammar = Grammar.build(tok, max_quantity=9, other_bias=bias)
+        assert grammar.other_node is not None and grammar.other_token == tok("o")[0]
+        decoder = decode(grammar, catalog, tok, leaning_to_add(margin))
+        assert decoder.answer is not None and decoder.answer.intent == expected, (bias, margin)
+        if expected == "add_to_cart":  # product and quantity decisions are untouched
+            assert (decoder.answer.product, decoder.answer.quantity) == ("Milk", 2)

@@ -81,7 +81,7 @@ def test_drafting_changes_no_answer(llama_backend: LlamaCppBackend, served_model
     rows = [json.loads(line) for line in Path("data/test.jsonl").read_text(encoding="utf-8").splitlines()[100:140]]
     queries = [Query(r["text"], tuple(r["catalog"])) for r in rows]
     plain = LlamaCppBackend(served_model.model_path, served_model.lora_path, threads=2, draft=False, warmup=False,
-                            no_product_bias=served_model.no_product_bias)
+                            no_product_bias=served_model.no_product_bias, other_bias=served_model.other_bias)
     plain.start()
     try:
         undrafted = [plain.classify_sync([q])[0] for q in queries]

@@ -31,7 +31,8 @@ def test_merged_answers_match_the_runtime_adapter(llama_backend) -> None:  # typ
     from app.backends.llamacpp import LlamaCppBackend
 
     unmerged = resolve(MANIFEST, merge=False)
-    runtime = LlamaCppBackend(unmerged.model_path, unmerged.lora_path, threads=2, warmup=False)
+    runtime = LlamaCppBackend(unmerged.model_path, unmerged.lora_path, threads=2, warmup=False,  # same decoding
+                              no_product_bias=unmerged.no_product_bias, other_bias=unmerged.other_bias)
     runtime.start()
     try:
         rows = random.Random(5).sample(read_jsonl("data/val.jsonl"), 60)

@@ -80,3 +80,15 @@ def test_bias_choice_prefers_nearest_zero_within_tolerance() -> None:
     assert pick_bias(grid, tolerance=0.0) == -3.0
     assert pick_bias({0.0: 0.90, -1.0: 0.95}, tolerance=0.003) == -1.0
     assert pick_bias({0.5: 0.9, -0.5: 0.9}, tolerance=0.0) == 0.5
+
+
+def test_other_bias_choice_prefers_fewer_false_actions_within_tolerance() -> None:
+    from training.calibrate import false_action_rate, pick_other_bias
+
+    runs = {0.0: (0.8144, 0.060), 2.0: (0.8178, 0.034), 4.0: (0.8200, 0.007), 6.0: (0.8190, 0.000)}
+    assert pick_other_bias(runs, tolerance=0.003) == 6.0  # as exact as 4 within a row, and no false actions
+    assert pick_other_bias(runs, tolerance=0.0) == 4.0
+    assert pick_other_bias({0.0: (0.9, 0.01), 3.0: (0.8, 0.0)}, tolerance=0.003) == 0.0  # accuracy first
+    rows = [{"intent": "other"}, {"intent": "other"}, {"intent": "add_to_cart"}]
+    preds = [{"intent": "other"}, {"intent": "remove_from_cart"}, {"intent": "add_to_cart"}]
+    assert false_action_rate(rows, preds) == 0.5

@@ -28,17 +28,19 @@ from training.metrics import compute
 
 
 def predict(model_path: Path, lora_path: Path | None, rows: list[dict[str, Any]], threads: int = 2,
-            desc: str = "eval", no_product_bias: float = 0.0) -> tuple[list[dict[str, Any]], float]:
+            desc: str = "eval", no_product_bias: float = 0.0, other_bias: float = 0.0
+            ) -> tuple[list[dict[str, Any]], float]:
     backend: Any
     if str(model_path).startswith("hf:"):  # transformers (fp32 unless the path ends with @bfloat16 etc.)
         from app.backends.hf import HFBackend
 
         model, _, dtype = str(model_path).removeprefix("hf:").partition("@")
         backend = HFBackend(model, str(lora_path) if lora_path else None, dtype=dtype or "float32",
-                            queue_size=len(rows) + 1, warmup=False, no_product_bias=no_product_bias)
+                            queue_size=len(rows) + 1, warmup=False, no_product_bias=no_product_bias,
+                            other_bias=other_bias)
     else:
         backend = LlamaCppBackend(model_path, lora_path, threads=threads, queue_size=len(rows) + 1, warmup=False,
-                                  no_product_bias=no_product_bias)
+                                  no_product_bias=no_product_bias, other_bias=other_bias)
     backend.start()
     try:
         started = time.perf_counter()
@@ -108,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="reports/eval")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-product-bias", type=float, help="override the manifest's decoding bias (nats)")
+    parser.add_argument("--other-bias", type=float, help="override the manifest's 'other' bias (nats)")
     args = parser.parse_args(argv)
 
     rows = read_jsonl(args.split)[: args.limit]
@@ -123,10 +126,13 @@ def main(argv: list[str] | None = None) -> None:
     calibrator = Calibrator(served.calibration["x"], served.calibration["y"]) if served.calibration else None
     bias = served.no_product_bias if args.no_product_bias is None else args.no_product_bias
     report["no_product_bias"] = bias
+    other_bias = served.other_bias if args.other_bias is None else args.other_bias
+    report["other_bias"] = other_bias
     if served.calibration:
         report["calibration_fitted_on"] = served.calibration.get("fitted_on", "val")
     for name, model_path, lora_path in models:
-        preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=name, no_product_bias=bias)
+        preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=name, no_product_bias=bias,
+                                 other_bias=other_bias)
         metrics = compute(rows, preds)
         if calibrator is not None and name.endswith("(served)"):
             calibrated = [{**p, "confidence": calibrator(p["confidence"])} for p in preds]

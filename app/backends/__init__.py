@@ -18,7 +18,7 @@ def make_backend(settings: Settings) -> Backend:
         from app.artifacts import resolve
         from app.backends.llamacpp import LlamaCppBackend
 
-        calibration, bias = None, 0.0
+        calibration, bias, other = None, 0.0, 0.0
         if settings.model_path is not None:
             model_path, lora_path = settings.model_path, settings.lora_path
             name, fmt, base = settings.model_name or settings.model_path.stem, "gguf", None
@@ -28,6 +28,7 @@ def make_backend(settings: Settings) -> Backend:
             name, fmt, base = settings.model_name or served.name, served.format, served.base
             calibration = served.calibration if settings.lora_path is None else None
             bias = served.no_product_bias if settings.lora_path is None else 0.0
+            other = served.other_bias if settings.lora_path is None else 0.0
         return LlamaCppBackend(
             model_path,
             lora_path,
@@ -47,6 +48,7 @@ def make_backend(settings: Settings) -> Backend:
             draft_max_active=settings.draft_max_active,
             calibration=calibration,
             no_product_bias=bias if settings.no_product_bias is None else settings.no_product_bias,
+            other_bias=other if settings.other_bias is None else settings.other_bias,
         )
     if settings.backend == "hf":
         from app.backends.hf import HFBackend
@@ -61,6 +63,7 @@ def make_backend(settings: Settings) -> Backend:
             queue_size=settings.queue_size,
             warmup=settings.warmup,
             no_product_bias=settings.no_product_bias or 0.0,
+            other_bias=settings.other_bias or 0.0,
         )
     if settings.backend == "vllm":
         from app.backends.vllm import VLLMBackend

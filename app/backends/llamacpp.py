@@ -120,6 +120,7 @@ class LlamaCppBackend(QueuedBackend):
         draft_max_active: int = 2,
         calibration: dict[str, list[float]] | None = None,
         no_product_bias: float = 0.0,
+        other_bias: float = 0.0,
     ) -> None:
         self.model_path = Path(model_path)
         self.lora_path = Path(lora_path) if lora_path else None
@@ -140,6 +141,7 @@ class LlamaCppBackend(QueuedBackend):
         self.draft_max_active = draft_max_active
         self.calibrator = Calibrator(calibration["x"], calibration["y"]) if calibration else None
         self.no_product_bias = no_product_bias
+        self.other_bias = other_bias
         super().__init__(queue_size)
         self._active: list[_Job] = []
         self._deferred: list[_Job] = []
@@ -188,7 +190,7 @@ class LlamaCppBackend(QueuedBackend):
         self._ctx = self._new_context(self.n_ctx, self.n_seq)
         self._reset_sequences()
         self._batch = llama_cpp.llama_batch_init(self.batch_tokens, 0, 2)
-        self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias)
+        self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias)
         self._thread = threading.Thread(target=self._run, name="llamacpp-owner", daemon=True)
         self._thread.start()
         if self.warmup:

@@ -46,7 +46,12 @@ class Settings(BaseSettings):
     no_product_bias: float | None = Field(
         default=None, ge=-20, le=20,
         description="Nats added to 'not in catalog' where the product is chosen; unset: the manifest's value "
-        "(fitted on val by training.calibrate). Lower: fewer 'not found', more guesses.",
+        "(fitted on dev by training.calibrate). Lower: fewer 'not found', more guesses.",
+    )
+    other_bias: float | None = Field(
+        default=None, ge=-20, le=20,
+        description="Nats added to 'other' at the intent decision; unset: the manifest's value (fitted on dev by "
+        "training.calibrate). Higher: fewer false cart actions, more commands read as 'other'.",
     )
     draft: bool = Field(
         default=True,

@@ -159,7 +159,7 @@ class Generator:
         if unseen:
             self.tags.add("unseen_form")
         if unseen and split == "dev":
-            forms = (dev_bank.FORMS[product.name][form_language],)
+            forms: tuple[SurfaceForm, ...] = (dev_bank.FORMS[product.name][form_language],)
         else:
             forms = product.test_forms(form_language) if unseen else product.train_forms(form_language)
         if product.group.startswith("open-"):  # derived English forms: nothing to hold out
