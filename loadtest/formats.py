@@ -188,8 +188,8 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
         backend: Any
         # Every format decodes the same way (the shipped biases; no drafting, so the
         # rows compare the formats themselves; the service row shows the drafting).
-        bias = no_product_bias(load_manifest(MANIFEST)) if MANIFEST.exists() else 0.0
-        other = other_bias(load_manifest(MANIFEST)) if MANIFEST.exists() else 0.0
+        manifest = load_manifest(MANIFEST) if MANIFEST.exists() else {}
+        bias, other = no_product_bias(manifest), other_bias(manifest)
         if variant.kind == "llamacpp":
             from app.backends.llamacpp import LlamaCppBackend
 

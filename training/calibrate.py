@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,16 @@ from app.core.calibration import fit_isotonic
 from training.data.generate import read_jsonl
 from training.evaluate import predict
 from training.metrics import exact, expected_calibration_error
+
+
+@dataclass(frozen=True)
+class Run:
+    """One decoding setting scored on the split."""
+
+    exact: float
+    false_actions: float  # on "other" rows
+    preds: list[dict[str, Any]]
+    correct: list[bool]
 
 
 def pick_bias(exact_by_bias: dict[float, float], tolerance: float) -> float:
@@ -62,37 +73,41 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rows = read_jsonl(args.split)
     served = resolve(Path(args.manifest), merge=True)  # exactly what the service serves
-    runs = []
-    for bias in sorted({float(b) for b in args.biases.split(",")}, key=abs):
-        preds, _ = predict(served.model_path, served.lora_path, rows, desc=f"{Path(args.split).stem}, bias {bias:+.1f}", no_product_bias=bias)
+    stem = Path(args.split).stem
+
+    def score(no_product_bias: float, other_bias: float, desc: str) -> Run:
+        preds, _ = predict(served.model_path, served.lora_path, rows, desc=f"{stem}, {desc}",
+                           no_product_bias=no_product_bias, other_bias=other_bias)
         correct = [exact(r, p) for r, p in zip(rows, preds, strict=True)]
-        missing = [c for r, c in zip(rows, correct, strict=True) if r["intent"] != "other" and r["product"] is None]
-        runs.append((sum(correct) / len(rows), bias, preds, correct))
-        print(f"bias {bias:+.1f}: exact {runs[-1][0]:.4f}; unlisted products caught {sum(missing)}/{len(missing)}")
-    chosen = pick_bias({run[1]: run[0] for run in runs}, args.tolerance)
-    accuracy, bias, preds, correct = next(run for run in runs if run[1] == chosen)
-    other_runs = {0.0: (accuracy, false_action_rate(rows, preds), preds, correct)}
+        return Run(sum(correct) / len(rows), false_action_rate(rows, preds), preds, correct)
+
+    runs: dict[float, Run] = {}
+    for bias in sorted({float(b) for b in args.biases.split(",")}, key=abs):
+        run = runs[bias] = score(bias, 0.0, f"bias {bias:+.1f}")
+        missing = [c for r, c in zip(rows, run.correct, strict=True) if r["intent"] != "other" and r["product"] is None]
+        print(f"bias {bias:+.1f}: exact {run.exact:.4f}; unlisted products caught {sum(missing)}/{len(missing)}")
+    bias = pick_bias({b: run.exact for b, run in runs.items()}, args.tolerance)
+    other_runs = {0.0: runs[bias]}
     for other in sorted({float(b) for b in args.other_biases.split(",")} - {0.0}):
-        o_preds, _ = predict(served.model_path, served.lora_path, rows, desc=f"{Path(args.split).stem}, other {other:+.1f}",
-                             no_product_bias=bias, other_bias=other)
-        o_correct = [exact(r, p) for r, p in zip(rows, o_preds, strict=True)]
-        other_runs[other] = (sum(o_correct) / len(rows), false_action_rate(rows, o_preds), o_preds, o_correct)
-        print(f"other bias {other:+.1f}: exact {other_runs[other][0]:.4f}; false actions on other {other_runs[other][1]:.4f}")
-    other_bias = pick_other_bias({b: (r[0], r[1]) for b, r in other_runs.items()}, args.tolerance)
-    accuracy, _, preds, correct = other_runs[other_bias]
+        run = other_runs[other] = score(bias, other, f"other {other:+.1f}")
+        print(f"other bias {other:+.1f}: exact {run.exact:.4f}; false actions on other {run.false_actions:.4f}")
+    other_bias = pick_other_bias({b: (run.exact, run.false_actions) for b, run in other_runs.items()}, args.tolerance)
+    chosen = other_runs[other_bias]
+    accuracy, preds, correct = chosen.exact, chosen.preds, chosen.correct
     confidences = [p["confidence"] for p in preds]
     calibrator = fit_isotonic(confidences, correct)
     manifest = json.loads(Path(args.manifest).read_text())
     manifest["decoding"] = {"no_product_bias": bias, "other_bias": other_bias, "fitted_on": args.split,
                             "exact_match": round(accuracy, 4),
-                            "grid": {f"{b:+.1f}": round(a, 4) for a, b, _, _ in runs},
-                            "other_grid": {f"{b:+.1f}": {"exact": round(r[0], 4), "false_actions": round(r[1], 4)}
-                                           for b, r in sorted(other_runs.items())}}
+                            "grid": {f"{b:+.1f}": round(run.exact, 4) for b, run in runs.items()},
+                            "other_grid": {f"{b:+.1f}": {"exact": round(run.exact, 4),
+                                                         "false_actions": round(run.false_actions, 4)}
+                                           for b, run in sorted(other_runs.items())}}
     manifest["calibration"] = {**calibrator.to_dict(), "fitted_on": args.split, "rows": len(rows)}
     Path(args.manifest).write_text(json.dumps(manifest, indent=2) + "\n")
     before = expected_calibration_error(confidences, correct)
     after = expected_calibration_error([calibrator(c) for c in confidences], correct)
-    print(f"no_product_bias {bias:+.1f}, other_bias {other_bias:+.1f} ({Path(args.split).stem} exact {accuracy:.4f}); ECE {before:.4f} -> {after:.4f} (in-sample); "
+    print(f"no_product_bias {bias:+.1f}, other_bias {other_bias:+.1f} ({stem} exact {accuracy:.4f}); ECE {before:.4f} -> {after:.4f} (in-sample); "
           f"{len(calibrator.xs)} breakpoints written to {args.manifest}")
 
 

@@ -14,12 +14,12 @@ produces but we did not list count as wrong, so the rate is a lower bound, but a
 from __future__ import annotations
 
 import argparse
-import unicodedata
 from pathlib import Path
 
 from tqdm import tqdm
 
 from app.core.models import packaged_gguf
+from training.data.generate import strip_diacritics
 from training.data.products import PRODUCTS
 
 NAMES = {"hr": "Croatian", "es": "Spanish", "de": "German", "fr": "French", "it": "Italian"}
@@ -34,8 +34,7 @@ SHOTS = {
 
 
 def fold(text: str) -> str:
-    text = text.casefold().replace("đ", "d").replace("ß", "ss").replace("œ", "oe").strip(" .,'\"")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return strip_diacritics(text.casefold().replace("œ", "oe").strip(" .,'\""))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,7 @@ training or test banks.
 
 from __future__ import annotations
 
-from training.data.products import LANGUAGES, SurfaceForm
+from training.data.products import LANGUAGES, SurfaceForm, parse_form_table
 
 # Catalog name -> one form per language, "singular/plural" as in products.py.
 _FORMS = """
@@ -106,17 +106,4 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def _parse(table: str) -> dict[str, dict[str, SurfaceForm]]:
-    forms: dict[str, dict[str, SurfaceForm]] = {}
-    for line in table.strip().splitlines():
-        name, *cells = (cell.strip() for cell in line.split(" | "))
-        if len(cells) != len(LANGUAGES):
-            raise ValueError(f"malformed dev form row ({len(cells)} forms): {line[:60]}")
-        forms[name] = {}
-        for language, cell in zip(LANGUAGES, cells, strict=True):
-            singular, _, plural = cell.partition("/")
-            forms[name][language] = SurfaceForm(singular.strip(), (plural or singular).strip())
-    return forms
-
-
-FORMS: dict[str, dict[str, SurfaceForm]] = _parse(_FORMS)
+FORMS: dict[str, dict[str, SurfaceForm]] = parse_form_table(_FORMS, LANGUAGES, "dev form")

@@ -12,7 +12,7 @@ accusative, and the genitive plural that follows a number).
 
 from __future__ import annotations
 
-from training.data.products import SurfaceForm
+from training.data.products import SurfaceForm, parse_form_table
 
 _TABLE = """
 Quinoa | kvinoju/kvinoje | quinoa/quinoas | Quinoa/Quinoa | quinoa/quinoas | quinoa/quinoa
@@ -124,20 +124,5 @@ Bow Tie | leptir mašnu/leptir mašni | pajarita/pajaritas | Fliege/Fliegen | n�
 Raincoat | kabanicu/kabanica | impermeable/impermeables | Regenmantel/Regenmäntel | imperméable/imperméables | impermeabile/impermeabili
 """
 
-_LANGUAGES = ("hr", "es", "de", "fr", "it")
-
-
-def _parse(table: str) -> dict[str, dict[str, SurfaceForm]]:
-    forms: dict[str, dict[str, SurfaceForm]] = {}
-    for line in table.strip().splitlines():
-        name, *cells = (cell.strip() for cell in line.split(" | "))
-        if len(cells) != len(_LANGUAGES):
-            raise ValueError(f"malformed open translation row ({len(cells)} forms): {line[:60]}")
-        forms[name] = {}
-        for language, cell in zip(_LANGUAGES, cells, strict=True):
-            singular, _, plural = cell.partition("/")
-            forms[name][language] = SurfaceForm(singular.strip(), (plural or singular).strip())
-    return forms
-
-
-TRANSLATIONS: dict[str, dict[str, SurfaceForm]] = _parse(_TABLE)
+TRANSLATIONS: dict[str, dict[str, SurfaceForm]] = parse_form_table(_TABLE, ("hr", "es", "de", "fr", "it"),
+                                                                   "open translation")

@@ -259,6 +259,17 @@ def _parse_form(text: str) -> SurfaceForm:
     return SurfaceForm(singular.strip(), (plural or singular).strip())
 
 
+def parse_form_table(table: str, languages: tuple[str, ...], what: str) -> dict[str, dict[str, SurfaceForm]]:
+    """Rows of ``Catalog Name | form | form ...``, one ``singular/plural`` form per language."""
+    forms: dict[str, dict[str, SurfaceForm]] = {}
+    for line in table.strip().splitlines():
+        name, *cells = (cell.strip() for cell in line.split(" | "))
+        if len(cells) != len(languages):
+            raise ValueError(f"malformed {what} row ({len(cells)} forms): {line[:60]}")
+        forms[name] = {language: _parse_form(cell) for language, cell in zip(languages, cells, strict=True)}
+    return forms
+
+
 def _parse(table: str) -> tuple[Product, ...]:
     products = []
     for line in table.strip().splitlines():
