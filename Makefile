@@ -19,7 +19,7 @@ help:
 	@echo "make test       the test suite (real small models, no GPU)"
 	@echo "make data       generate data/{train,val,test,dev}.jsonl and data/CARD.md"
 	@echo "make train      fine-tune the default adapter from scratch (CPU, ~105 min)"
-	@echo "make eval       evaluate the served model on the test and dev splits -> reports/eval{,-dev}.{json,md}"
+	@echo "make eval       evaluate the served model on the test and dev splits -> reports/eval{,-dev}.{json,md,-coverage.png}"
 	@echo "make bench      every format and both peers -> reports/bench.{json,md,png} (~30 min)"
 	@echo "make soak       200 Locust users for 5 min: only 429s allowed, RSS growth <= 10%"
 	@echo "make loadtest   Locust against a running service (make run first)"
@@ -104,6 +104,7 @@ export: $(TSTAMP)
 	$(TPY) -m training.export --config $(TRAIN_CONFIG) --formats f16,q8_0,q5_k_m,q4_k_m
 
 eval: $(STAMP) data
+	$(PY) -m pip install -q matplotlib  # the risk-coverage plots
 	$(PY) -m training.evaluate --manifest $(MANIFEST)
 	$(PY) -m training.evaluate --manifest $(MANIFEST) --split data/dev.jsonl --out reports/eval-dev
 

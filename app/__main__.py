@@ -1,12 +1,15 @@
 """Serve: ``python -m app`` (settings from SHOPINTENT_* variables).
 
-On SIGTERM/SIGINT the server stops reporting ready at once, stops accepting connections, finishes
-the requests in flight and exits within ``SHOPINTENT_GRACE_PERIOD_S``.
+On SIGTERM the server stops reporting ready at once, keeps accepting for ``SHOPINTENT_DRAIN_DELAY_S``
+(1 s) while load balancers notice, then stops accepting, finishes the requests in flight and exits
+within ``SHOPINTENT_GRACE_PERIOD_S``. SIGINT (Ctrl+C), or a second signal, skips the delay.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from types import FrameType
 
 import uvicorn
@@ -17,8 +20,18 @@ from app.core.logging import configure_logging
 
 
 class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, drain_delay_s: float) -> None:
+        super().__init__(config)
+        self.drain_delay_s = drain_delay_s
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        first = not DRAINING.is_set()
         DRAINING.set()  # /readyz answers 503 from now on; load balancers stop sending traffic
+        if first and sig == signal.SIGTERM and self.drain_delay_s > 0:
+            timer = threading.Timer(self.drain_delay_s, super().handle_exit, (sig, frame))
+            timer.daemon = True
+            timer.start()
+            return
         super().handle_exit(sig, frame)
 
 
@@ -35,7 +48,7 @@ def main() -> int:
         "app.main:create_app", factory=True, host=settings.host, port=settings.port, workers=1,
         log_config=None, access_log=False, timeout_graceful_shutdown=int(settings.grace_period_s),
     )
-    server = DrainingServer(config)
+    server = DrainingServer(config, settings.drain_delay_s)
     server.run()
     if not server.started:  # start-up failed (bad model file, ...): the error was logged
         return 3

@@ -36,6 +36,7 @@ class ServedModel:
     calibration: dict[str, list[float]] | None = None
     no_product_bias: float = 0.0
     other_bias: float = 0.0
+    confirm_below: float = 0.0
 
 
 def sha256(path: Path) -> str:
@@ -80,6 +81,11 @@ def other_bias(manifest: dict[str, Any]) -> float:
     return float(manifest.get("decoding", {}).get("other_bias", 0.0))
 
 
+def confirm_below(manifest: dict[str, Any]) -> float:
+    """The calibrated confidence under which an answer is flagged for confirmation (0: never)."""
+    return float(manifest.get("decoding", {}).get("confirm_below", 0.0))
+
+
 def merged_model(base_path: Path, base_sha: str, lora_path: Path, lora_sha: str) -> Path:
     """The base with the adapter folded in, built on first use and cached by both checksums."""
     out = SERVED_DIR / f"{lora_sha[:16]}-{base_sha[:8]}-{MERGED_LAYOUT}.gguf"
@@ -109,9 +115,9 @@ def resolve(manifest_path: Path, merge: bool = False) -> ServedModel:
         merged = merged_model(model_path, base.get("sha256") or sha256(model_path), lora_path,
                               manifest["adapter"]["sha256"])
         return ServedModel(manifest["name"], f"gguf merged ({MERGED_LAYOUT})", merged, None, base["name"],
-                           manifest.get("calibration"), bias, other_bias(manifest))
+                           manifest.get("calibration"), bias, other_bias(manifest), confirm_below(manifest))
     return ServedModel(manifest["name"], manifest["format"], model_path, lora_path, base["name"],
-                       manifest.get("calibration"), bias, other_bias(manifest))
+                       manifest.get("calibration"), bias, other_bias(manifest), confirm_below(manifest))
 
 
 def main(argv: list[str]) -> int:

@@ -84,7 +84,10 @@ class Prediction(BaseModel):
     intent: Intent
     product: str | None = Field(description="Exactly one catalog entry, or null.")
     quantity: int | None = Field(description="Positive; null when intent is 'other'.", ge=1)
-    confidence: float = Field(ge=0.0, le=1.0, description="Model probability of this answer.")
+    confidence: float = Field(ge=0.0, le=1.0, description="Probability that this answer is exactly right (calibrated on dev for the shipped model).")
+    needs_confirmation: bool = Field(
+        description="The confidence is below the service's threshold (see /info): confirm with the shopper "
+        "before acting on this answer.")
     language: str = Field(description="ISO 639-1 code of the text (the hint when given).")
     model: str
     latency_ms: float = Field(ge=0.0)
@@ -128,3 +131,4 @@ class Info(BaseModel):
     intents: list[str]
     max_catalog_items: int
     max_text_chars: int
+    confirm_below: float = Field(description="Answers below this confidence are flagged needs_confirmation.")

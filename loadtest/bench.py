@@ -30,6 +30,23 @@ import httpx
 from training.data.generate import read_jsonl
 
 
+def machine() -> str:
+    """Cores, CPU model and its widest SIMD: llama.cpp's speed depends on all three (AVX-512 against
+    AVX2 alone: `make eval` ran at 9.5 rows/s on the first, 3.4 on the second), so reports name it."""
+    model, flags = "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{os.cpu_count()} cores, {model}, {simd}"
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
@@ -184,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     ours_same = single[:n_study]
     result = {
         "model": served.name,
-        "machine": f"{os.cpu_count()} cores",
+        "machine": machine(),
         "requests": len(bodies),
         "catalog_items": 15,
         "single_stream_ms": {"p50": percentile(single, 50), "p95": percentile(single, 95), "mean": statistics.mean(single)},
@@ -198,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(result, indent=2))
     md = [
+        f"Made by `python -m loadtest.bench` on {result['machine']}.", "",
         "| measure | value |", "|---|---|",
         f"| single stream p50 / p95 | {result['single_stream_ms']['p50']:.1f} / {result['single_stream_ms']['p95']:.1f} ms |",
         f"| 16 concurrent clients | {rps16:.1f} req/s (p50 {percentile(conc16, 50):.0f} ms, p95 {percentile(conc16, 95):.0f} ms) |",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtest.bench import free_port, percentile, start_vllm_server
+from loadtest.bench import free_port, machine, percentile, start_vllm_server
 
 RUN = Path("runs/gemma3-270m")
 MANIFEST = Path("artifacts/gemma3-270m-cart/manifest.json")
@@ -428,11 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         earlier_minutes = earlier.get("minutes", 0.0)
         results = [fresh.pop(r["variant"]["name"], r) for r in earlier["results"]] + list(fresh.values())
     ratios(results)
-    machine = f"{os.cpu_count()} cores"
+    where = machine()
     if args.gpu:
         gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True)
-        machine += ", " + (gpu.stdout.strip() or "no GPU found")
-    report = {"machine": machine, "quick": args.quick, "sizes": asdict(sizes),
+        where += ", " + (gpu.stdout.strip() or "no GPU found")
+    report = {"machine": where, "quick": args.quick, "sizes": asdict(sizes),
               "minutes": round(earlier_minutes + (time.time() - started) / 60, 1), "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(report, indent=2))

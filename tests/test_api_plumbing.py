@@ -180,3 +180,22 @@ def test_admission_prices_a_request_by_its_work() -> None:
     warm = backend.cost(Query("add two of product 3", catalog))
     assert cold > 4 * warm
     assert warm == pytest.approx(len("add two of product 3") / 3.5 + 10.0)
+
+
+def test_answers_under_the_threshold_need_confirmation() -> None:
+    from app.backends import make_backend
+    from app.core.config import Settings
+    from app.main import create_app
+
+    body = {"text": "add milk", "catalog": CATALOG}  # the fake answers with confidence 0.5
+    assert make_backend(Settings(backend="fake")).confirm_below == 0.0  # no calibration, no threshold
+    for threshold, flagged in ((0.6, True), (0.5, False)):
+        backend = make_backend(Settings(backend="fake", confirm_below=threshold))
+        with TestClient(create_app(Settings(backend="fake"), backend=backend)) as c:
+            answer = c.post("/classify", json=body).json()
+            assert answer["confidence"] == 0.5 and answer["needs_confirmation"] is flagged
+            assert c.get("/info").json()["confirm_below"] == threshold
+            metrics = c.get("/metrics").text
+            assert 'shopintent_needs_confirmation_total{intent="add_to_cart"}' in metrics
+    with pytest.raises(ValueError, match="confirm_below"):
+        Settings(backend="fake", confirm_below=1.5)

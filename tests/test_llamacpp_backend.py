@@ -205,3 +205,18 @@ def test_a_fault_mid_request_is_a_503_and_the_engine_recovers(client: TestClient
         assert ok.status_code == 200 and ok.json()["product"] == "Milk (1L)"
     finally:
         llama_backend.fault_injector = None
+
+
+def test_the_default_backend_carries_the_fitted_calibration_and_threshold(served_model) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from conftest import MANIFEST
+
+    from app.backends import make_backend
+    from app.core.config import Settings
+
+    decoding = json.loads(MANIFEST.read_text())["decoding"]
+    backend = make_backend(Settings(backend="llamacpp", warmup=False))  # built, not started
+    assert backend.confirm_below == decoding["confirm_below"] > 0
+    assert backend.calibrator is not None and backend.other_bias == decoding["other_bias"]  # type: ignore[attr-defined]
+    assert make_backend(Settings(backend="llamacpp", warmup=False, confirm_below=0)).confirm_below == 0

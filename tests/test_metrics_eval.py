@@ -92,3 +92,28 @@ def test_other_bias_choice_prefers_fewer_false_actions_within_tolerance() -> Non
     rows = [{"intent": "other"}, {"intent": "other"}, {"intent": "add_to_cart"}]
     preds = [{"intent": "other"}, {"intent": "remove_from_cart"}, {"intent": "add_to_cart"}]
     assert false_action_rate(rows, preds) == 0.5
+
+
+def test_selective_answering_and_the_confirmation_threshold() -> None:
+    from training.metrics import coverage_curve, pick_confirm_below, selective
+
+    rows = [row("en", "add_to_cart", "Milk", 1)] * 4 + [row("en", "other", None, None)] * 2
+    preds = [
+        pred("add_to_cart", "Milk", 1, 0.99),
+        pred("add_to_cart", "Milk", 1, 0.95),
+        pred("add_to_cart", "Bread", 1, 0.90),  # wrong, fairly confident
+        pred("add_to_cart", "Milk", 1, 0.60),
+        pred("other", None, None, 0.97),
+        pred("add_to_cart", "Milk", 1, 0.50),  # false action, unsure
+    ]
+    correct = [True, True, False, True, True, False]
+    # Above 0.95 every answer is right; going lower lets the 0.90 mistake in.
+    assert pick_confirm_below([p["confidence"] for p in preds], correct, 0.99) == 0.95
+    assert pick_confirm_below([p["confidence"] for p in preds], correct, 0.75) == 0.60  # 3 of 4 ... 4 of 5
+    assert pick_confirm_below([0.9, 0.9], [True, False], 0.99) == 1.0  # unreachable: confirm everything
+    direct = selective(rows, preds, 0.95)
+    assert direct == {"threshold": 0.95, "coverage": 0.5, "exact_match": 1.0, "false_action_rate_on_other": 0.0}
+    everything = selective(rows, preds, 0.0)
+    assert everything["coverage"] == 1.0 and everything["false_action_rate_on_other"] == 0.5
+    curve = coverage_curve(rows, preds, shares=(1.0, 0.5))
+    assert curve == [{"coverage": 1.0, "exact_match": 0.6667}, {"coverage": 0.5, "exact_match": 1.0}]

@@ -71,10 +71,14 @@ def test_sigterm_drains_in_flight_requests() -> None:
             futures = [pool.submit(call, i) for i in range(32)]
             time.sleep(0.3)  # requests are in flight
             proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            assert httpx.get(url + "/readyz", timeout=5).status_code == 503  # still listening, not ready
             statuses = [f.result() for f in futures]
         accepted = [s for s in statuses if s is not None]
-        assert len(accepted) >= 8  # the drain had work to finish
-        assert accepted == [200] * len(accepted)  # every accepted request was answered
+        # Every accepted request was answered: served, or shed at once with a 429 where this machine is
+        # too slow to serve all 32 within 40% of the deadline. None dropped or reset by the drain.
+        assert set(accepted) <= {200, 429}, statuses
+        assert accepted.count(200) >= 8  # the drain had work to finish
         signalled = time.monotonic()
         # uvicorn re-raises the SIGTERM it handled once the drain is done, so supervisors see why
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)

@@ -19,12 +19,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from app.artifacts import resolve
+from app.artifacts import load_manifest, resolve
 from app.backends.base import Query
 from app.backends.llamacpp import LlamaCppBackend
 from app.core.calibration import Calibrator
 from training.data.generate import read_jsonl
-from training.metrics import compute
+from training.metrics import compute, coverage_curve, selective
 
 
 def predict(model_path: Path, lora_path: Path | None, rows: list[dict[str, Any]], threads: int = 2,
@@ -80,6 +80,7 @@ def markdown(report: dict[str, Any]) -> str:
         "naming it in a trained wording (templates are held out in both).", "",
         "| tag | rows | exact match |", "|---|---|---|",
         *(f"| {k} | {v['n']} | {v['exact_match']:.4f} |" for k, v in m["exact_match_by_tag"].items()),
+        *_selective_lines(report, m),
         "", "### Per field", "", "| field | accuracy |", "|---|---|",
         *(f"| {k} | {v:.4f} |" for k, v in m["field_accuracy"].items()),
         "", "### Confusion (gold -> predicted intent)", "", "| pair | count |", "|---|---|",
@@ -98,6 +99,56 @@ def markdown(report: dict[str, Any]) -> str:
     for extra in report.get("extra_rows", []):
         lines.append(extra)
     return "\n".join(lines) + "\n"
+
+
+def _selective_lines(report: dict[str, Any], m: dict[str, Any]) -> list[str]:
+    if "selective" not in m:
+        return []
+    direct = m["selective"]
+    return [
+        "", "### Acting without asking", "",
+        f"Answers under the confirmation threshold ({direct['threshold']:.4f} calibrated confidence, fitted on "
+        f"{report.get('calibration_fitted_on', 'dev')} for {report.get('confirm_precision', 0.99):.0%} exact above "
+        "it) come back with `needs_confirmation: true`: the storefront confirms those with the shopper.", "",
+        "| answered directly | exact match of those | false actions on `other`, unconfirmed | confirmed first |",
+        "|---|---|---|---|",
+        f"| {direct['coverage']:.1%} | {direct['exact_match']:.4f} | {direct['false_action_rate_on_other']:.4f} | "
+        f"{1 - direct['coverage']:.1%} |",
+        "", "Exact match among the most confident answers (risk-coverage):", "",
+        "| most confident | " + " | ".join(f"{p['coverage']:.0%}" for p in m["coverage_curve"]) + " |",
+        "|---|" + "---|" * len(m["coverage_curve"]),
+        "| exact match | " + " | ".join(f"{p['exact_match']:.4f}" for p in m["coverage_curve"]) + " |",
+    ]
+
+
+def plot_coverage(rows: list[dict[str, Any]], preds: list[dict[str, Any]], threshold: float, path: str,
+                  split: str) -> None:
+    """Exact match against the share answered directly (needs matplotlib; skipped without it)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no coverage plot")
+        return
+    shares = [i / 40 for i in range(2, 41)]
+    curve = coverage_curve(rows, preds, shares)
+    direct = selective(rows, preds, threshold)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([p["coverage"] for p in curve], [p["exact_match"] for p in curve], label="most confident answers")
+    ax.scatter([direct["coverage"]], [direct["exact_match"]], color="C3", zorder=3,
+               label=f"served threshold {threshold:.2f}")
+    ax.axhline(0.99, color="grey", linestyle=":", label="0.99")
+    ax.set_xlabel("share of messages answered without confirmation")
+    ax.set_ylabel("exact match of those")
+    ax.set_title(f"Risk-coverage on {split} ({len(rows)} rows)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     report["other_bias"] = other_bias
     if served.calibration:
         report["calibration_fitted_on"] = served.calibration.get("fitted_on", "val")
+    report["confirm_below"] = served.confirm_below
+    report["confirm_precision"] = load_manifest(Path(args.manifest)).get("decoding", {}).get("confirm_precision", 0.99)
     for name, model_path, lora_path in models:
         preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=name, no_product_bias=bias,
                                  other_bias=other_bias)
@@ -138,6 +191,9 @@ def main(argv: list[str] | None = None) -> None:
             calibrated = [{**p, "confidence": calibrator(p["confidence"])} for p in preds]
             metrics["ece_raw"] = metrics["ece"]
             metrics["ece"] = compute(rows, calibrated)["ece"]
+            metrics["selective"] = selective(rows, calibrated, served.confirm_below)
+            metrics["coverage_curve"] = coverage_curve(rows, preds)
+            plot_coverage(rows, calibrated, served.confirm_below, args.out + "-coverage.png", args.split)
         report["models"].append({"name": name, "model": str(model_path), "adapter": str(lora_path) if lora_path else None,
                                  "metrics": metrics, "rows_per_s": len(rows) / seconds})
         print(f"{name}: exact {metrics['exact_match']:.4f}, invalid {metrics['invalid_output_rate']:.4f}, "

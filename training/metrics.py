@@ -78,3 +78,41 @@ def compute(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]]) -> 
         "ece": round(expected_calibration_error(confidences, ok), 4),
         "mean_confidence": round(sum(confidences) / n, 4) if n else 0.0,
     }
+
+
+def selective(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    """What acting without asking means at a confidence threshold: the share of messages answered
+    directly, their exact match, and the cart actions taken on 'other' messages without asking."""
+    answered = [(g, p) for g, p in zip(rows, preds, strict=True) if float(p.get("confidence", 0.0)) >= threshold]
+    other = sum(g["intent"] == "other" for g in rows)
+    return {
+        "threshold": round(threshold, 4),
+        "coverage": _rate(len(answered), len(rows)),
+        "exact_match": _rate(sum(exact(g, p) for g, p in answered), len(answered)),
+        "false_action_rate_on_other": _rate(
+            sum(g["intent"] == "other" and p.get("intent") != "other" for g, p in answered), other),
+    }
+
+
+def coverage_curve(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]],
+                   shares: Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)) -> list[dict[str, float]]:
+    """Exact match among the most confident ``share`` of the answers (the risk-coverage curve)."""
+    ranked = sorted(zip(rows, preds, strict=True), key=lambda gp: -float(gp[1].get("confidence", 0.0)))
+    points = []
+    for share in shares:
+        top = ranked[: max(1, round(share * len(ranked)))]
+        points.append({"coverage": share, "exact_match": _rate(sum(exact(g, p) for g, p in top), len(top))})
+    return points
+
+
+def pick_confirm_below(confidences: Sequence[float], correct: Sequence[bool], precision: float) -> float:
+    """The lowest confidence threshold whose answers at or above it reach ``precision`` exact match
+    (the most answers kept without asking); 1.0 when no threshold does."""
+    points = sorted(zip(confidences, correct, strict=True), key=lambda cp: -cp[0])
+    best, hits = 1.0, 0
+    for i, (conf, ok) in enumerate(points):
+        hits += ok
+        next_conf = points[i + 1][0] if i + 1 < len(points) else -1.0
+        if next_conf < conf and hits / (i + 1) >= precision:  # only cut between distinct values
+            best = conf
+    return best

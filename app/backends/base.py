@@ -42,6 +42,8 @@ class Backend(Protocol):
     format: str  # e.g. "gguf-q4_k_m+lora"
     base: str | None
     adapter: str | None
+    # Answers with a (calibrated) confidence below this are flagged ``needs_confirmation``; 0: never.
+    confirm_below: float
 
     def start(self) -> None:
         """Load and warm up; blocking. Raises ModelLoadError."""

@@ -18,6 +18,7 @@ class FakeBackend:
     format = "rules"
     base: str | None = None
     adapter: str | None = None
+    confirm_below = 0.0
 
     def __init__(self, delay_s: float = 0.0, capacity: int = 1000) -> None:
         self.delay_s = delay_s

@@ -29,6 +29,7 @@ class QueuedBackend:
 
     RATE_WINDOW_S = 5.0  # capacity is measured over the last seconds of work (short: load shifts fast)
     MAX_WAIT_FRACTION = 0.4  # refuse (429) when the work ahead would eat 40% of the deadline
+    confirm_below = 0.0  # set by make_backend
 
     def __init__(self, queue_size: int) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)

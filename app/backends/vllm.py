@@ -45,6 +45,7 @@ def parse_answer(text: str, catalog: tuple[str, ...]) -> tuple[str, str | None, 
 
 class VLLMBackend:
     name = "vllm"
+    confirm_below = 0.0  # set by make_backend
 
     def __init__(self, url: str, *, model: str = "shopintent", model_name: str = "", max_quantity: int = 999,
                  max_concurrency: int = 64, queue_size: int = 256) -> None:

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         description="Nats added to 'other' at the intent decision; unset: the manifest's value (fitted on dev by "
         "training.calibrate). Higher: fewer false cart actions, more commands read as 'other'.",
     )
+    confirm_below: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Answers with a confidence below this come back with needs_confirmation=true (ask the shopper "
+        "before acting); unset: the manifest's value (fitted on dev by training.calibrate for 99% exact "
+        "match above it); 0: never.",
+    )
     draft: bool = Field(
         default=True,
         description="Draft ' add/remove <quantity>' for the model to verify in the same call (one model call "
@@ -73,6 +79,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
     warmup: bool = True
     grace_period_s: float = Field(default=30.0, ge=0, le=3600, description="Drain time after SIGTERM.")
+    drain_delay_s: float = Field(
+        default=1.0, ge=0, le=600,
+        description="After SIGTERM, keep accepting this long while /readyz answers 503, so load balancers stop "
+        "sending before the listener closes (the kernel resets connections still queued when it does).",
+    )
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_payloads: bool = Field(default=False, description="Log shoppers' texts (off: privacy).")

@@ -21,6 +21,10 @@ PREFIX_CACHE = Counter("shopintent_prefix_cache_total", "Catalog prefix cache lo
 PROMPT_TOKENS = Counter("shopintent_prompt_tokens_total", "Tokens evaluated by the model.", ["kind"])
 MODEL_LOAD_SECONDS = Gauge("shopintent_model_load_seconds", "Time to load and warm the model.")
 PREDICTIONS = Counter("shopintent_predictions_total", "Predictions by intent and language.", ["intent", "language"])
+NEEDS_CONFIRMATION = Counter(
+    "shopintent_needs_confirmation_total", "Answers flagged for confirmation (confidence under the threshold).",
+    ["intent"],
+)
 INVALID_OUTPUTS = Counter(
     "shopintent_invalid_outputs_total", "Backend outputs that broke the contract (must stay 0).", ["backend"]
 )

@@ -37,12 +37,17 @@ async def _classify(backend: Backend, items: list[ClassifyRequest], timeout_s: f
             raise BackendError("the model produced an answer outside the contract; refused")
         language = item.language or detect_language(item.text)
         metrics.PREDICTIONS.labels(result.intent, language).inc()
+        confidence = round(min(1.0, max(0.0, result.confidence)), 4)
+        needs_confirmation = result.confidence < backend.confirm_below
+        if needs_confirmation:
+            metrics.NEEDS_CONFIRMATION.labels(result.intent).inc()
         predictions.append(
             Prediction(
                 intent=result.intent,  # type: ignore[arg-type]
                 product=result.product,
                 quantity=result.quantity,
-                confidence=round(min(1.0, max(0.0, result.confidence)), 4),
+                confidence=confidence,
+                needs_confirmation=needs_confirmation,
                 language=language,
                 model=backend.model_name,
                 latency_ms=round(latency_ms, 2),

@@ -40,6 +40,7 @@ async def info(backend: BackendDep, settings: SettingsDep) -> Info:
         intents=["add_to_cart", "remove_from_cart", "other"],
         max_catalog_items=settings.max_catalog_items,
         max_text_chars=settings.max_text_chars,
+        confirm_below=backend.confirm_below,
     )
 
 
