@@ -12,7 +12,7 @@ TRAIN_CONFIG ?= training/configs/gemma3-270m.yaml
 
 VLLM_VENV := .venv-vllm
 
-.PHONY: run serve test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k train export eval bench loadtest soak fuzz model clean help
+.PHONY: run serve test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k train export eval eval-formats bench loadtest soak fuzz model clean help
 
 help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
@@ -20,6 +20,7 @@ help:
 	@echo "make data       generate data/{train,val,test,dev}.jsonl and data/CARD.md"
 	@echo "make train      fine-tune the default adapter from scratch (CPU, ~105 min)"
 	@echo "make eval       evaluate the served model on the test and dev splits -> reports/eval{,-dev}.{json,md,-coverage.png}"
+	@echo "make eval-formats  accuracy of HF fp32 and every merged GGUF -> reports/eval-formats.{json,md} (~30 min)"
 	@echo "make bench      every format and both peers -> reports/bench.{json,md,png} (~30 min)"
 	@echo "make soak       200 Locust users for 5 min: only 429s allowed, RSS growth <= 10%"
 	@echo "make loadtest   Locust against a running service (make run first)"
@@ -107,6 +108,16 @@ eval: $(STAMP) data
 	$(PY) -m pip install -q matplotlib  # the risk-coverage plots
 	$(PY) -m training.evaluate --manifest $(MANIFEST)
 	$(PY) -m training.evaluate --manifest $(MANIFEST) --split data/dev.jsonl --out reports/eval-dev
+
+# Accuracy per format of the shipped adapter (no timing, so any machine gives the same table):
+# the served file, HF fp32 and every merged GGUF on the first 600 test rows (~30 min on 2 AVX2 cores).
+GGUF := runs/gemma3-270m/gguf
+eval-formats: $(TSTAMP) data
+	test -f $(GGUF)/merged-q4_k_m.gguf || $(MAKE) export
+	$(TPY) -m training.evaluate --manifest $(MANIFEST) --limit 600 --out reports/eval-formats \
+	  --variant "hf fp32=hf:runs/gemma3-270m/merged-hf" --variant "merged f16=$(GGUF)/merged-f16.gguf" \
+	  --variant "merged q8_0=$(GGUF)/merged-q8_0.gguf" --variant "merged q5_k_m=$(GGUF)/merged-q5_k_m.gguf" \
+	  --variant "merged q4_k_m (requantized)=$(GGUF)/merged-q4_k_m.gguf"
 
 # The trade-off table: every format and both peers, same requests, same run (~30 min, idle machine).
 bench: $(DEVSTAMP) $(TSTAMP) data vllm-venv

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         model, _, adapter = paths.partition("+")
         models.append((name, Path(model), Path(adapter) if adapter else None))
 
-    report: dict[str, Any] = {"split": args.split, "command": "python -m training.evaluate " + " ".join(argv or []),
+    report: dict[str, Any] = {"split": args.split, "command": "python -m training.evaluate " + " ".join(sys.argv[1:] if argv is None else argv),
                               "models": []}
     calibrator = Calibrator(served.calibration["x"], served.calibration["y"]) if served.calibration else None
     bias = served.no_product_bias if args.no_product_bias is None else args.no_product_bias
