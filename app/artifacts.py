@@ -71,19 +71,24 @@ def load_manifest(manifest_path: Path) -> dict[str, Any]:
     return manifest
 
 
+def _fitted(manifest: dict[str, Any], key: str) -> float:
+    """A value training.calibrate fitted into the manifest's decoding (0 for manifests made before it)."""
+    return float(manifest.get("decoding", {}).get(key, 0.0))
+
+
 def no_product_bias(manifest: dict[str, Any]) -> float:
-    """The "not in catalog" bias fitted by training.calibrate (0 for manifests made before it)."""
-    return float(manifest.get("decoding", {}).get("no_product_bias", 0.0))
+    """The "not in catalog" bias where the product is chosen."""
+    return _fitted(manifest, "no_product_bias")
 
 
 def other_bias(manifest: dict[str, Any]) -> float:
-    """The "other" bias at the intent decision fitted by training.calibrate (0 before it existed)."""
-    return float(manifest.get("decoding", {}).get("other_bias", 0.0))
+    """The "other" bias at the intent decision."""
+    return _fitted(manifest, "other_bias")
 
 
 def confirm_below(manifest: dict[str, Any]) -> float:
     """The calibrated confidence under which an answer is flagged for confirmation (0: never)."""
-    return float(manifest.get("decoding", {}).get("confirm_below", 0.0))
+    return _fitted(manifest, "confirm_below")
 
 
 def merged_model(base_path: Path, base_sha: str, lora_path: Path, lora_sha: str) -> Path:
@@ -110,14 +115,12 @@ def resolve(manifest_path: Path, merge: bool = False) -> ServedModel:
             raise FileNotFoundError(f"adapter {lora_path} named by {manifest_path} is missing")
         if sha256(lora_path) != manifest["adapter"]["sha256"]:
             raise ValueError(f"{lora_path} does not match the manifest's SHA-256")
-    bias = no_product_bias(manifest)
+    decoding = (manifest.get("calibration"), no_product_bias(manifest), other_bias(manifest), confirm_below(manifest))
     if merge and lora_path is not None:
         merged = merged_model(model_path, base.get("sha256") or sha256(model_path), lora_path,
                               manifest["adapter"]["sha256"])
-        return ServedModel(manifest["name"], f"gguf merged ({MERGED_LAYOUT})", merged, None, base["name"],
-                           manifest.get("calibration"), bias, other_bias(manifest), confirm_below(manifest))
-    return ServedModel(manifest["name"], manifest["format"], model_path, lora_path, base["name"],
-                       manifest.get("calibration"), bias, other_bias(manifest), confirm_below(manifest))
+        return ServedModel(manifest["name"], f"gguf merged ({MERGED_LAYOUT})", merged, None, base["name"], *decoding)
+    return ServedModel(manifest["name"], manifest["format"], model_path, lora_path, base["name"], *decoding)
 
 
 def main(argv: list[str]) -> int:

@@ -122,7 +122,7 @@ def _selective_lines(report: dict[str, Any], m: dict[str, Any]) -> list[str]:
     ]
 
 
-def plot_coverage(rows: list[dict[str, Any]], preds: list[dict[str, Any]], threshold: float, path: str,
+def plot_coverage(rows: list[dict[str, Any]], preds: list[dict[str, Any]], direct: dict[str, Any], path: str,
                   split: str) -> None:
     """Exact match against the share answered directly (needs matplotlib; skipped without it)."""
     try:
@@ -135,11 +135,10 @@ def plot_coverage(rows: list[dict[str, Any]], preds: list[dict[str, Any]], thres
         return
     shares = [i / 40 for i in range(2, 41)]
     curve = coverage_curve(rows, preds, shares)
-    direct = selective(rows, preds, threshold)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([p["coverage"] for p in curve], [p["exact_match"] for p in curve], label="most confident answers")
     ax.scatter([direct["coverage"]], [direct["exact_match"]], color="C3", zorder=3,
-               label=f"served threshold {threshold:.2f}")
+               label=f"served threshold {direct['threshold']:.2f}")
     ax.axhline(0.99, color="grey", linestyle=":", label="0.99")
     ax.set_xlabel("share of messages answered without confirmation")
     ax.set_ylabel("exact match of those")
@@ -194,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
             metrics["ece"] = compute(rows, calibrated)["ece"]
             metrics["selective"] = selective(rows, calibrated, served.confirm_below)
             metrics["coverage_curve"] = coverage_curve(rows, preds)
-            plot_coverage(rows, calibrated, served.confirm_below, args.out + "-coverage.png", args.split)
+            plot_coverage(rows, calibrated, metrics["selective"], args.out + "-coverage.png", args.split)
         report["models"].append({"name": name, "model": str(model_path), "adapter": str(lora_path) if lora_path else None,
                                  "metrics": metrics, "rows_per_s": len(rows) / seconds})
         print(f"{name}: exact {metrics['exact_match']:.4f}, invalid {metrics['invalid_output_rate']:.4f}, "
