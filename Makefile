@@ -7,16 +7,21 @@ TPY := $(TRAIN_VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 TSTAMP := $(TRAIN_VENV)/.installed
+export LLAMA_BUILD
 MANIFEST ?= artifacts/gemma3-270m-cart/manifest.json
 TRAIN_CONFIG ?= training/configs/gemma3-270m.yaml
 
 VLLM_VENV := .venv-vllm
 
-.PHONY: run serve test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k train export eval eval-formats bench loadtest soak fuzz model clean help
+.PHONY: run serve doctor engine test-portable image image-gpu-check test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k train export eval eval-formats bench loadtest soak fuzz model clean help
 
 help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
 	@echo "make test       the test suite (real small models, no GPU)"
+	@echo "make doctor     CPU level, how the engine was built, and a timed start of the served model"
+	@echo "make engine     (re)install llama-cpp-python for LLAMA_BUILD=portable|host (see scripts/install_llama_cpp.sh)"
+	@echo "make test-portable  the portable engine on an emulated AVX2-only CPU (qemu Haswell) and its tests"
+	@echo "make image      build the CPU Docker image and check it: answers, healthy, drains (needs Docker)"
 	@echo "make data       generate data/{train,val,test,dev}.jsonl and data/CARD.md"
 	@echo "make train      fine-tune the default adapter from scratch (CPU, ~105 min)"
 	@echo "make eval       evaluate the served model on the test and dev splits -> reports/eval{,-dev}.{json,md,-coverage.png}"
@@ -50,7 +55,32 @@ $(TSTAMP): pyproject.toml scripts/install_llama_cpp.sh
 	touch $(TSTAMP)
 
 model: $(STAMP)
+	scripts/install_llama_cpp.sh $(VENV)  # a no-op unless LLAMA_BUILD or the build scripts changed
 	$(PY) -m app.artifacts check $(MANIFEST)
+
+engine: $(STAMP)
+	scripts/install_llama_cpp.sh $(VENV)
+
+doctor: model
+	SHOPINTENT_MODEL_MANIFEST=$(MANIFEST) $(PY) -m app.doctor
+
+# The portable engine (one CPU backend per instruction-set level) on an emulated Haswell: no AVX-512.
+test-portable: $(DEVSTAMP) data
+	command -v qemu-x86_64 >/dev/null || (apt-get update -qq && apt-get install -y -qq qemu-user >/dev/null)
+	SHOPINTENT_PORTABLE_WHEEL=$$(scripts/install_llama_cpp.sh --wheel-only portable) \
+	  $(PY) -m pytest tests/test_portable.py -m slow -q
+
+# The CPU image, built and run for real: answers hr/es requests, turns healthy, drains on stop.
+image: $(DEVSTAMP)
+	$(PY) scripts/docker_check.py
+
+# Dockerfile.gpu built on the local Debian python base with the CPU torch wheel: every step but CUDA.
+TORCH_WHEEL ?= $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl))
+image-gpu-check:
+	rm -rf build/gpu-wheels && mkdir -p build/gpu-wheels
+	test -z "$(TORCH_WHEEL)" || cp $(TORCH_WHEEL) build/gpu-wheels/
+	DOCKER_BUILDKIT=0 docker build -f Dockerfile.gpu --build-arg BASE_IMAGE=python:3.11-slim-bookworm -t shopintent:gpu-check .
+	docker run --rm -e SHOPINTENT_BACKEND=fake shopintent:gpu-check python -m app.doctor --probe
 
 run: model
 	SHOPINTENT_MODEL_MANIFEST=$(MANIFEST) $(PY) -m app

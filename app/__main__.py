@@ -3,6 +3,9 @@
 On SIGTERM the server stops reporting ready at once, keeps accepting for ``SHOPINTENT_DRAIN_DELAY_S``
 (1 s) while load balancers notice, then stops accepting, finishes the requests in flight and exits
 within ``SHOPINTENT_GRACE_PERIOD_S``. SIGINT (Ctrl+C), or a second signal, skips the delay.
+
+Exit status: 2 invalid settings, 3 the model did not start, 4 the engine's build does not suit this
+CPU (its warm-up died of a signal in the pre-flight child, see ``app.doctor``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ def main() -> int:
         print(f"shopintent: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    if settings.preflight and settings.backend == "llamacpp":
+        from app.doctor import preflight
+
+        print("shopintent: checking that this CPU runs the engine (a warm-up in a child process)", flush=True)
+        if (status := preflight()) != 0:
+            return status
     shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
     print(f"shopintent: loading the model; API docs will be at http://{shown}:{settings.port}/docs", flush=True)
     config = uvicorn.Config(

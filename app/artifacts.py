@@ -91,9 +91,14 @@ def confirm_below(manifest: dict[str, Any]) -> float:
     return _fitted(manifest, "confirm_below")
 
 
+def merged_path(base_sha: str, lora_sha: str) -> Path:
+    """Where the base with the adapter folded in is cached, keyed by both checksums."""
+    return SERVED_DIR / f"{lora_sha[:16]}-{base_sha[:8]}-{MERGED_LAYOUT}.gguf"
+
+
 def merged_model(base_path: Path, base_sha: str, lora_path: Path, lora_sha: str) -> Path:
-    """The base with the adapter folded in, built on first use and cached by both checksums."""
-    out = SERVED_DIR / f"{lora_sha[:16]}-{base_sha[:8]}-{MERGED_LAYOUT}.gguf"
+    """The base with the adapter folded in, built on first use."""
+    out = merged_path(base_sha, lora_sha)
     if not out.is_file():
         from app.merge import merge_lora
 
@@ -105,6 +110,13 @@ def merged_model(base_path: Path, base_sha: str, lora_path: Path, lora_sha: str)
 def resolve(manifest_path: Path, merge: bool = False) -> ServedModel:
     manifest = load_manifest(manifest_path)
     base = manifest["base"]
+    decoding = (manifest.get("calibration"), no_product_bias(manifest), other_bias(manifest), confirm_below(manifest))
+    adapter = manifest.get("adapter")
+    if merge and adapter and base.get("sha256"):
+        # Already merged (the Docker image ships only this file): the base package is not needed.
+        built = merged_path(base["sha256"], adapter["sha256"])
+        if built.is_file():
+            return ServedModel(manifest["name"], f"gguf merged ({MERGED_LAYOUT})", built, None, base["name"], *decoding)
     model_path = Path(packaged_gguf(base["name"]))
     if base.get("sha256") and not _verified(model_path, base["sha256"]):
         raise ValueError(f"{model_path} does not match the manifest's SHA-256; reinstall {base['package']}")
@@ -115,7 +127,6 @@ def resolve(manifest_path: Path, merge: bool = False) -> ServedModel:
             raise FileNotFoundError(f"adapter {lora_path} named by {manifest_path} is missing")
         if sha256(lora_path) != manifest["adapter"]["sha256"]:
             raise ValueError(f"{lora_path} does not match the manifest's SHA-256")
-    decoding = (manifest.get("calibration"), no_product_bias(manifest), other_bias(manifest), confirm_below(manifest))
     if merge and lora_path is not None:
         merged = merged_model(model_path, base.get("sha256") or sha256(model_path), lora_path,
                               manifest["adapter"]["sha256"])

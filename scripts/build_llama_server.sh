@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build llama.cpp's own llama-server (the benchmark's peer) from the sources vendored in the
-# llama-cpp-python sdist, the same llama.cpp our service links. About 8 minutes on 2 cores.
+# llama-cpp-python sdist, the same llama.cpp our service links. About 3 minutes on 2 cores.
 #   scripts/build_llama_server.sh   ->  .cache/llama.cpp/build/bin/llama-server
 set -euo pipefail
 version=${LLAMA_CPP_VERSION:-0.3.36}
@@ -10,7 +10,7 @@ sdist_dir=${SHOPINTENT_WHEELHOUSE:-$HOME/.cache/shopintent/wheels}/../sdist
 mkdir -p "$sdist_dir"
 sdist=$(ls "$sdist_dir"/llama_cpp_python-"$version".tar.gz 2>/dev/null || true)
 if [ -z "$sdist" ]; then
-  pip download --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$sdist_dir"
+  pip download -q --no-deps --no-binary llama-cpp-python "llama-cpp-python==$version" -d "$sdist_dir"
   sdist="$sdist_dir/llama_cpp_python-$version.tar.gz"
 fi
 src=$out/src
@@ -22,6 +22,8 @@ if [ ! -f "$src/CMakeLists.txt" ]; then
   rm -rf "$tmp"
 fi
 cmake -S "$src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
-  -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DGGML_NATIVE=ON >/dev/null
+  -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DGGML_NATIVE=ON \
+  -DCMAKE_C_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
+  -DCMAKE_CXX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" >/dev/null  # ggml's AMX path faults (install_llama_cpp.sh)
 cmake --build "$out/build" --target llama-server -j "$(nproc)"
 echo "built $out/build/bin/llama-server"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The GPU check of issue #7, for one H100/H200 call (about 7 minutes): a short QLoRA run (NF4 via
+# The GPU check, for one H100/H200 run (about 7 minutes): a short QLoRA run (NF4 via
 # bitsandbytes) proves that path on CUDA; the shipped adapter (artifacts/<name>/peft) is merged to HF
 # and quantized with GPTQ 4-bit; then accuracy, latency, throughput and peak VRAM of FP16 against GPTQ
 # through the hf backend on CUDA, the study's comparison on our model.
-# Results: reports/gpu/ (commit them) and $OUT/reports-gpu.tgz when the device tool runs it.
+# Results: reports/gpu/ (commit them) and $OUT/reports-gpu.tgz when run on a remote GPU machine that returns $OUT.
 #   scripts/gpu_stage.sh          # here, first: stages the base model and wheels under .gpu/
 #   scripts/gpu_check.sh          # there, after the parts were carried (see gpu_stage.sh)
 # GPU_CHECK_DEVICE=cpu GPU_CHECK_STEPS=3 GPU_CHECK_PY=.venv-train/bin/python scripts/gpu_check.sh   # plumbing dry run here
@@ -29,7 +29,7 @@ step() {  # step <seconds> <name> <command...>: time-boxed, logged, never fatal 
 }
 finish() {
   say "done in $SECONDS s"
-  # The device tool brings back at most 8 files: one tarball.
+  # The remote runner returns at most 8 files: one tarball.
   [ -n "${OUT:-}" ] && tar -czf "$OUT/reports-gpu.tgz" -C "$OUTDIR" .
 }
 trap finish EXIT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage, on this machine, what scripts/gpu_check.sh needs and the offline GPU machine lacks, in
-# pieces small enough for the device tool's 64 MiB carry (the working tree itself is ~16 MB):
+# pieces small enough for a 64 MiB upload to an offline GPU machine (the working tree itself is ~16 MB):
 #   .gpu/base.partNN  the base GGUF in 45 MB parts (Gemma 3 270M: 6 parts; GPU_BASE=smollm2-135m: 3)
 #   .gpu/wheels/      gguf-py (transformers reads GGUF with it), gptqmodel (pure-Python build) and its
 #                     small deps, optimum, bitsandbytes (QLoRA's NF4; 43 MB, so it travels alone)

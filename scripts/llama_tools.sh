@@ -10,7 +10,7 @@ sdist_dir=${SHOPINTENT_WHEELHOUSE:-$HOME/.cache/shopintent/wheels}/../sdist
 mkdir -p "$sdist_dir" "$out"
 sdist=$(ls "$sdist_dir"/llama_cpp_python-"$version".tar.gz 2>/dev/null || true)
 if [ -z "$sdist" ]; then
-  pip download --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$sdist_dir"
+  pip download -q --no-deps --no-binary llama-cpp-python "llama-cpp-python==$version" -d "$sdist_dir"
   sdist="$sdist_dir/llama_cpp_python-$version.tar.gz"
 fi
 tmp=$(mktemp -d)

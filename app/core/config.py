@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=64, ge=1, le=1024)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
     warmup: bool = True
+    preflight: bool = Field(
+        default=True,
+        description="Before serving, start the llama.cpp engine once in a child process (app.doctor): a build "
+        "whose kernels this CPU cannot run then stops start-up with a message and exit status 4, not a signal.",
+    )
     grace_period_s: float = Field(default=30.0, ge=0, le=3600, description="Drain time after SIGTERM.")
     drain_delay_s: float = Field(
         default=1.0, ge=0, le=600,
