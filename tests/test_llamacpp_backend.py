@@ -188,23 +188,65 @@ def test_bad_model_files_fail_fast(tmp_path: Path) -> None:
         LlamaCppBackend(truncated).start()
 
 
-def test_a_fault_mid_request_is_a_503_and_the_engine_recovers(client: TestClient, llama_backend: LlamaCppBackend) -> None:
+def _fail_first_decode(backend: LlamaCppBackend, fault):  # type: ignore[no-untyped-def]
+    """Make the backend's next model call fail, through the seam the owner thread calls into
+    (its context's ``decode``); the calls after it go to the model. Undo with ``del context.decode``."""
+    context = backend._context
+    assert context is not None
+    real = context.decode
     calls = {"n": 0}
 
-    def explode_once() -> None:
+    def decode(entries):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("injected fault")
+        return fault() if calls["n"] == 1 else real(entries)
 
-    llama_backend.fault_injector = explode_once
+    context.decode = decode  # type: ignore[method-assign]
+    return context
+
+
+def test_a_fault_mid_request_is_a_503_and_the_engine_recovers(client: TestClient, llama_backend: LlamaCppBackend) -> None:
+    from app.core import metrics
+
+    body = {"text": "add 2 milk", "catalog": ["Milk (1L)", "Bread"]}
+    assert client.post("/classify", json=body).status_code == 200  # its catalog is cached: the fault hits a step
+    misses = metrics.PREFIX_CACHE.labels("miss")._value.get()
+
+    def explode() -> int:
+        raise RuntimeError("injected fault")
+
+    context = _fail_first_decode(llama_backend, explode)
     try:
-        body = {"text": "add 2 milk", "catalog": ["Milk (1L)", "Bread"]}
         failed = client.post("/classify", json=body)
         assert failed.status_code == 503 and failed.json()["error"]["code"] == "backend_unavailable"
         ok = client.post("/classify", json=body)
         assert ok.status_code == 200 and ok.json()["product"] == "Milk (1L)"
     finally:
-        llama_backend.fault_injector = None
+        del context.decode
+    # The failure reset the context (every sequence, the prefix cache): the catalog was evaluated again.
+    assert metrics.PREFIX_CACHE.labels("miss")._value.get() == misses + 1
+    assert llama_backend._kv is not None
+    llama_backend._kv.check()
+    assert llama_backend._kv.leases == 0
+
+
+def test_a_failed_catalog_evaluation_fails_only_its_request(llama_backend: LlamaCppBackend) -> None:
+    from app.backends.base import BackendError
+
+    catalog = ("Kiwi", "Dragon Fruit", "Star Fruit")
+    kv = llama_backend._kv
+    assert kv is not None and not kv.is_cached(catalog)
+    context = _fail_first_decode(llama_backend, lambda: -3)  # llama_decode's status for a failed compute
+    try:
+        with pytest.raises(BackendError, match="returned -3 while evaluating a catalog"):
+            llama_backend.classify_sync([Query("add 2 kiwis", catalog)])
+        assert not kv.is_cached(catalog)
+        kv.check()  # the cache slot and its cells came back
+        again = llama_backend.classify_sync([Query("add 2 kiwis", catalog)])[0]
+    finally:
+        del context.decode
+    assert (again.intent, again.product, again.quantity) == ("add_to_cart", "Kiwi", 2)
+    assert kv.is_cached(catalog)
+    kv.check()
 
 
 def test_the_default_backend_carries_the_fitted_calibration_and_threshold(served_model) -> None:  # type: ignore[no-untyped-def]

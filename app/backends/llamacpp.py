@@ -8,12 +8,16 @@ logits only where a decision is due (continuous micro-batching).
 Catalog prefix cache: the ``Catalog: ...`` part of the prompt is evaluated once into a sequence
 of its own and kept in an LRU bounded in bytes of KV cache. A request copies that sequence
 (``llama_memory_seq_cp`` shares the cells, nothing is copied) and evaluates only its text.
+
+This module is the scheduler (admission, the micro-batched step, each request's ``JobState``).
+The pieces it drives: ``llama_context`` (every ctypes call), ``kv_manager`` (sequence ids, KV
+cells, the prefix LRU; pure Python) and ``drafting`` (the drafted first step).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import ctypes
+import enum
 import logging
 import queue
 import threading
@@ -21,24 +25,20 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import llama_cpp
-import numpy as np
-
-from app.backends.base import BackendError, InputTooLarge, ModelLoadError, Query, Result
-from app.backends.pages import release_tied_embedding
+from app.backends import drafting
+from app.backends.base import BackendError, InputTooLarge, Query, Result
+from app.backends.drafting import Lane
+from app.backends.kv_manager import KVManager, Lease, Prefix
+from app.backends.llama_context import Entry, LlamaContext, LlamaModel
 from app.backends.queued import Job, QueuedBackend
 from app.core import metrics
 from app.core.calibration import Calibrator
-from app.core.numbers import guess_quantity
-from app.core.prompt import catalog_prefix, quantity_piece, query_suffix
+from app.core.prompt import catalog_prefix, query_suffix
 from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
 
 log = logging.getLogger("shopintent.llamacpp")
 
-FLASH_ATTN = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
-KV_TYPE = llama_cpp.GGML_TYPE_Q8_0
 ANSWER_MARGIN = 24  # KV cells an answer may feed beyond its longest product name (tokens)
 WORK_CELLS_PER_SLOT = 96  # a typical request: ~30 query tokens + its answer (tokens)
 # Admission control prices a request in prompt tokens: ~3.5 characters per token in our languages,
@@ -47,52 +47,47 @@ CHARS_PER_TOKEN = 3.5
 ANSWER_COST = 10.0
 
 
-@llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-def _llama_log(level: int, text: bytes, _user_data: Any) -> None:
-    # llama.cpp logs every tensor at load: errors are warnings for us, warnings only debug.
-    if level in (3, 4):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR (ggml.h numbering)
-        message = text.decode("utf-8", errors="replace").strip()
-        if message:
-            log.log(logging.WARNING if level == 4 else logging.DEBUG, "llama.cpp: %s", message)
+class JobState(enum.Enum):
+    """Where a request is in the engine (llama.cpp's server calls this a slot's state)."""
+
+    QUEUED = "queued"  # in the bounded queue, not yet claimed by the owner thread
+    WAITING_FOR_KV = "waiting_for_kv"  # claimed; waits (in ``_deferred``) for KV cells or a work sequence
+    PREFILL = "prefill"  # admitted on one sequence; its text is being fed, the first decision is due
+    DRAFTING = "drafting"  # as PREFILL on two sequences: the call that makes the first decision drafts lanes
+    DECODING = "decoding"  # past the first decision: one sequence, fed the decoder's forced and chosen tokens
+    DONE = "done"
+    FAILED = "failed"
 
 
-def _check_gguf(path: Path) -> None:
-    if not path.is_file():
-        raise ModelLoadError(f"model file {path} does not exist")
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic != b"GGUF":
-        raise ModelLoadError(f"{path} is not a GGUF file (magic {magic!r})")
+@dataclass(frozen=True)
+class _Catalog:
+    """What the engine keeps with a cached catalog prefix."""
 
-
-@dataclass
-class _Prefix:
-    key: tuple[str, ...]
-    seq: int
-    n_tokens: int
     products: Node
-    answer_cells: int
-    users: int = 0
-    evicted: bool = False
+    answer_cells: int  # KV cells an answer on this catalog may need
 
 
 @dataclass
 class _Job(Job):
-    tokens: list[int] = field(default_factory=list)
-    prefix: _Prefix | None = None
-    seq: int = -1
-    pos: int = 0
-    pending: list[int] = field(default_factory=list)
+    state: JobState = JobState.QUEUED
+    lease: Lease[_Catalog] | None = None  # KV cells and sequences, from admission to the end
     decoder: AnswerDecoder | None = None
-    cells: int = 0
-    alt_seq: int = -1  # second lane for the first step: " remove ..." drafted beside " add ..."
+    pos: int = 0  # the next position on its sequences
+    feed: list[int] = field(default_factory=list)  # tokens for the next model call (the text may need several)
 
 
 @dataclass
-class _Lane:
-    seq: int
-    tokens: list[int]
-    rows: dict[int, int]  # draft offset -> batch index whose logits decide the next token
+class _Plan:
+    """A request whose decision is due after this model call."""
+
+    job: _Job
+    base_row: int  # batch index of its last fed token: its logits make the decision
+    pos_after: int
+    lanes: list[Lane]
+
+
+def _depth(node: Node) -> int:
+    return 1 + max((_depth(c) for c in node.children.values()), default=0)
 
 
 class LlamaCppBackend(QueuedBackend):
@@ -145,51 +140,33 @@ class LlamaCppBackend(QueuedBackend):
         super().__init__(queue_size)
         self._active: list[_Job] = []
         self._deferred: list[_Job] = []
-        self._prefixes: OrderedDict[tuple[str, ...], _Prefix] = OrderedDict()
-        self._free_cache_seqs: list[int] = []
-        self._free_work_seqs: list[int] = []
-        self._kv_used = 0
-        self._model: Any = None
-        self._ctx: Any = None
-        self._adapter: Any = None
+        self._model: LlamaModel | None = None
+        self._context: LlamaContext | None = None
+        self._kv: KVManager[_Catalog] | None = None
+        self._unstarted_prefixes: OrderedDict[tuple[str, ...], Prefix[_Catalog]] = OrderedDict()
         self.load_seconds = 0.0
         self._busy_since = 0.0
         self._finished_cost = 0.0
-        self.fault_injector: Any = None  # tests set a callable raising inside the owner thread
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("this backend is already started")
         started = time.perf_counter()
-        _check_gguf(self.model_path)
-        if self.lora_path is not None:
-            _check_gguf(self.lora_path)
-        llama_cpp.llama_log_set(_llama_log, ctypes.c_void_p(0))
-        llama_cpp.llama_backend_init()
-        mparams = llama_cpp.llama_model_default_params()
-        mparams.n_gpu_layers = 0
-        self._model = llama_cpp.llama_model_load_from_file(str(self.model_path).encode(), mparams)
-        if not self._model:
-            raise ModelLoadError(f"llama.cpp could not load {self.model_path} (truncated or unsupported?)")
-        release_tied_embedding(self.model_path)  # its repacked copy serves the LM head
-        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
-        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
-        if self.lora_path is not None:
-            self._adapter = llama_cpp.llama_adapter_lora_init(self._model, str(self.lora_path).encode())
-            if not self._adapter:
-                raise ModelLoadError(f"llama.cpp could not load the LoRA adapter {self.lora_path}")
-
-        self.bytes_per_token = self._measure_kv_bytes_per_token()
+        self._model = model = LlamaModel.load(self.model_path, self.lora_path, threads=self.threads,
+                                              batch_tokens=self.batch_tokens)
+        self.n_vocab = model.n_vocab
+        self.bytes_per_token = model.kv_bytes_per_token()
         self.cache_tokens = max(self.max_catalog_tokens, self.cache_mb * 2**20 // self.bytes_per_token)
         # KV cells: the catalog cache, a typical request per batch slot, and room for one worst case
         # (longest query + longest answer). A request that does not fit waits for cells to free up.
         self.n_ctx = self.cache_tokens + self.max_batch * WORK_CELLS_PER_SLOT + self.max_query_tokens + 256
         # A request decodes on one sequence; a drafted one borrows a second for its first step.
-        self.n_seq = self.cache_slots + self.max_batch + (self.draft_max_active if self.draft else 0)
-        self._ctx = self._new_context(self.n_ctx, self.n_seq)
-        self._reset_sequences()
-        self._batch = llama_cpp.llama_batch_init(self.batch_tokens, 0, 2)
+        work_seqs = self.max_batch + (self.draft_max_active if self.draft else 0)
+        self.n_seq = self.cache_slots + work_seqs
+        self._context = model.new_context(self.n_ctx, self.n_seq)
+        self._kv = KVManager(self._context, cache_slots=self.cache_slots, work_seqs=work_seqs, n_ctx=self.n_ctx,
+                             cache_tokens=self.cache_tokens)
         self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias)
         self._thread = threading.Thread(target=self._run, name="llamacpp-owner", daemon=True)
         self._thread.start()
@@ -203,76 +180,30 @@ class LlamaCppBackend(QueuedBackend):
             extra={"model": str(self.model_path), "seconds": round(self.load_seconds, 2), "n_ctx": self.n_ctx},
         )
 
-    def _new_context(self, n_ctx: int, n_seq: int) -> Any:
-        cparams = llama_cpp.llama_context_default_params()
-        cparams.n_ctx = n_ctx
-        cparams.n_batch = self.batch_tokens
-        cparams.n_ubatch = self.batch_tokens
-        cparams.n_seq_max = n_seq
-        # llama.cpp keeps max(n_outputs, n_seq_max) logits rows of n_vocab floats (1 MB each on Gemma),
-        # in the output and in the compute buffer; the default (n_batch rows) would cost 256 MB each.
-        cparams.n_outputs_max = n_seq
-        cparams.n_threads = self.threads
-        cparams.n_threads_batch = self.threads
-        cparams.swa_full = True  # sliding-window layers keep full KV, so prefixes can be shared
-        cparams.kv_unified = True  # one KV buffer for all sequences: seq_cp shares cells
-        cparams.flash_attn_type = FLASH_ATTN  # skips masked cells
-        cparams.type_k = KV_TYPE  # 8-bit KV cache: twice the cached catalogs per MB
-        cparams.type_v = KV_TYPE
-        cparams.no_perf = True
-        ctx = llama_cpp.llama_init_from_model(self._model, cparams)
-        if not ctx:
-            raise ModelLoadError(f"llama.cpp could not create a context of {n_ctx} tokens")
-        if self._adapter is not None:
-            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapter)
-            scales = (ctypes.c_float * 1)(1.0)
-            if llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales) != 0:
-                raise ModelLoadError("llama.cpp could not apply the LoRA adapter")
-        return ctx
-
-    def _measure_kv_bytes_per_token(self) -> int:
-        """KV bytes per cached token, measured on a throwaway context (layouts differ by model)."""
-        probe = self._new_context(256, 1)
-        try:
-            tokens = self.tokenize("Catalog:\n" + "Milk\n" * 40, add_bos=True)[:64]
-            array = (llama_cpp.llama_token * len(tokens))(*tokens)  # must outlive the decode
-            batch = llama_cpp.llama_batch_get_one(array, len(tokens))
-            if llama_cpp.llama_decode(probe, batch) != 0:
-                raise ModelLoadError("llama.cpp failed on the probe decode")
-            size = llama_cpp.llama_state_seq_get_size(probe, 0)
-            return max(1, int(size // len(tokens)))
-        finally:
-            llama_cpp.llama_free(probe)
-
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        if self._ctx:
-            llama_cpp.llama_batch_free(self._batch)
-            llama_cpp.llama_free(self._ctx)
-            self._ctx = None
-        if self._adapter:
-            llama_cpp.llama_adapter_lora_free(self._adapter)
-            self._adapter = None
-        if self._model:
-            llama_cpp.llama_model_free(self._model)
+        if self._context is not None:
+            self._context.close()
+            self._context = None
+        if self._model is not None:
+            self._model.close()
             self._model = None
 
     # -- public API ---------------------------------------------------------------------------
     def tokenize(self, text: str, add_bos: bool = False) -> list[int]:
-        data = text.encode("utf-8")
-        capacity = len(data) + 8
-        buffer = (llama_cpp.llama_token * capacity)()
-        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, False)
-        if n < 0:
-            capacity = -n
-            buffer = (llama_cpp.llama_token * capacity)()
-            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, False)
-        return list(buffer[:n])
+        if self._model is None:
+            raise RuntimeError("the model is not loaded (call start() first)")
+        return self._model.tokenize(text, add_bos)
 
     def queue_depth(self) -> int:
         return self._queue.qsize() + len(self._active) + len(self._deferred)
+
+    @property
+    def _prefixes(self) -> OrderedDict[tuple[str, ...], Prefix[_Catalog]]:
+        """The catalog prefix LRU, read on the callers' threads by ``cost`` (empty before start)."""
+        return self._kv.prefixes if self._kv is not None else self._unstarted_prefixes
 
     def cost(self, query: Query) -> float:
         """Tokens this request will make the model evaluate: its text, the answer, and the whole
@@ -297,8 +228,6 @@ class LlamaCppBackend(QueuedBackend):
             if not self._active:
                 continue
             try:
-                if self.fault_injector is not None:
-                    self.fault_injector()
                 self._step()
             except Exception as exc:  # a failed decode must not take the service down
                 log.exception("decode failed; failing %d requests and resetting the context", len(self._active))
@@ -336,238 +265,150 @@ class LlamaCppBackend(QueuedBackend):
             try:
                 admitted = self._prepare(job)
             except InputTooLarge as exc:
+                job.state = JobState.FAILED
                 job.future.set_exception(exc)
                 continue
             except Exception as exc:
                 log.exception("could not prepare a request")
+                job.state = JobState.FAILED
                 job.future.set_exception(BackendError(f"model failure: {exc}"))
                 continue
             if not admitted:
+                job.state = JobState.WAITING_FOR_KV
                 self._deferred.insert(0, job)  # wait for KV space; keep order
                 return
 
     def _prepare(self, job: _Job) -> bool:
         """Find or build the catalog prefix, reserve KV cells, start the decoder."""
+        assert self._kv is not None
         query_tokens = self.tokenize(query_suffix(job.query.text))
         if len(query_tokens) > self.max_query_tokens:  # keep the head and the tail (the cue)
             half = self.max_query_tokens // 2
             query_tokens = query_tokens[:half] + query_tokens[-(self.max_query_tokens - half) :]
-        prefix = self._prefixes.get(job.query.catalog)
+        prefix = self._kv.lookup(job.query.catalog)
         if prefix is not None:
-            self._prefixes.move_to_end(job.query.catalog)
             metrics.PREFIX_CACHE.labels("hit").inc()
-        cells = len(query_tokens) + (prefix.answer_cells if prefix else ANSWER_MARGIN)
+        cells = len(query_tokens) + (prefix.data.answer_cells if prefix else ANSWER_MARGIN)
         if prefix is None:
             prefix = self._build_prefix(job.query.catalog, reserve=cells)
             if prefix is None:
                 return False
             metrics.PREFIX_CACHE.labels("miss").inc()
-            cells = len(query_tokens) + prefix.answer_cells
-        drafting = self.draft and len(self._active) < self.draft_max_active
-        if self._kv_used + cells > self.n_ctx or len(self._free_work_seqs) < (2 if drafting else 1):
-            return False
-        job.tokens = query_tokens
-        job.prefix = prefix
-        job.cells = cells
-        prefix.users += 1
-        self._kv_used += cells
-        memory = llama_cpp.llama_get_memory(self._ctx)
-        job.seq = self._free_work_seqs.pop()
-        llama_cpp.llama_memory_seq_cp(memory, prefix.seq, job.seq, -1, -1)
+            cells = len(query_tokens) + prefix.data.answer_cells
         # Drafting saves model calls but adds tokens and logits rows to each call: it pays when the
         # machine is idle (latency), not when full batches already keep it busy (throughput).
-        if drafting:
-            job.alt_seq = self._free_work_seqs.pop()
-            llama_cpp.llama_memory_seq_cp(memory, prefix.seq, job.alt_seq, -1, -1)
+        drafted = self.draft and len(self._active) < self.draft_max_active
+        lease = self._kv.reserve(prefix, cells, lanes=2 if drafted else 1)
+        if lease is None:
+            return False
+        job.lease = lease
+        job.state = JobState.DRAFTING if drafted else JobState.PREFILL
         job.pos = prefix.n_tokens
-        job.decoder = AnswerDecoder(self.grammar, prefix.products)
-        job.pending = list(query_tokens)
+        job.decoder = AnswerDecoder(self.grammar, prefix.data.products)
+        job.feed = list(query_tokens)
         self._active.append(job)
         return True
 
-    def _build_prefix(self, catalog: tuple[str, ...], reserve: int) -> _Prefix | None:
+    def _build_prefix(self, catalog: tuple[str, ...], reserve: int) -> Prefix[_Catalog] | None:
+        """Evaluate a catalog into a cache sequence; None while in-flight requests hold the cells."""
+        assert self._kv is not None and self._context is not None
         tokens = self.tokenize(catalog_prefix(list(catalog)), add_bos=True)
         if len(tokens) > self.max_catalog_tokens:
             raise InputTooLarge(
                 f"the catalog is {len(tokens)} tokens for this model; the limit is {self.max_catalog_tokens}"
             )
         products = build_product_trie(self.tokenize, catalog)
-        answer_cells = max(self._depth(products), 1) + 8 + ANSWER_MARGIN
-        # Make room: LRU eviction until the new prefix fits the cache budget and a slot is free.
-        cached = sum(p.n_tokens for p in self._prefixes.values())
-        while self._prefixes and (cached + len(tokens) > self.cache_tokens or not self._free_cache_seqs):
-            cached -= self._evict_oldest()
-        if self._kv_used + len(tokens) + reserve > self.n_ctx:
+        answer_cells = max(_depth(products), 1) + 8 + ANSWER_MARGIN
+        slot = self._kv.reserve_prefix(catalog, len(tokens), reserve)  # LRU eviction makes room
+        if slot is None:
             return None  # in-flight requests hold the cells; retry once they finish
-        seq = self._free_cache_seqs.pop()
-        for start in range(0, len(tokens), self.batch_tokens):
-            chunk = tokens[start : start + self.batch_tokens]
-            self._fill_batch([(tok, start + i, (seq,), False) for i, tok in enumerate(chunk)])
-            status = llama_cpp.llama_decode(self._ctx, self._batch)
-            if status != 0:
-                llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), seq, -1, -1)
-                self._free_cache_seqs.append(seq)
-                raise BackendError(f"llama_decode returned {status} while evaluating a catalog")
+        try:
+            for start in range(0, len(tokens), self.batch_tokens):
+                chunk = tokens[start : start + self.batch_tokens]
+                status = self._context.decode([(tok, start + i, (slot.seq,), False) for i, tok in enumerate(chunk)])
+                if status != 0:
+                    raise BackendError(f"llama_decode returned {status} while evaluating a catalog")
+        except BaseException:
+            self._kv.abandon_prefix(slot)
+            raise
         metrics.PROMPT_TOKENS.labels("catalog").inc(len(tokens))
-        prefix = _Prefix(catalog, seq, len(tokens), products, answer_cells)
-        self._prefixes[catalog] = prefix
-        self._kv_used += len(tokens)
-        return prefix
-
-    @staticmethod
-    def _depth(node: Node) -> int:
-        return 1 + max((LlamaCppBackend._depth(c) for c in node.children.values()), default=0)
-
-    def _evict_oldest(self) -> int:
-        _, prefix = self._prefixes.popitem(last=False)
-        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), prefix.seq, -1, -1)
-        self._free_cache_seqs.append(prefix.seq)
-        prefix.evicted = True
-        if prefix.users == 0:
-            self._kv_used -= prefix.n_tokens
-        return prefix.n_tokens
-
-    def _fill_batch(self, entries: list[tuple[int, int, tuple[int, ...], bool]]) -> None:
-        b = self._batch
-        for i, (token, pos, seqs, logits) in enumerate(entries):
-            b.token[i] = token
-            b.pos[i] = pos
-            b.n_seq_id[i] = len(seqs)
-            for k, seq in enumerate(seqs):
-                b.seq_id[i][k] = seq
-            b.logits[i] = logits
-        b.n_tokens = len(entries)
+        return self._kv.commit_prefix(slot, _Catalog(products, answer_cells))
 
     def _step(self) -> None:
-        """One model call over every active request's pending tokens (plus drafts, see _lanes)."""
-        entries: list[tuple[int, int, tuple[int, ...], bool]] = []
-        plans: list[tuple[_Job, int, int, list[_Lane]]] = []
+        """One model call over every active request's pending tokens (plus drafts, see ``drafting``)."""
+        assert self._context is not None
+        entries: list[Entry] = []
+        plans: list[_Plan] = []
         budget, rows = self.batch_tokens, self.n_seq
         for job in self._active:
             if budget <= 0 or rows <= 0:
                 break
-            seqs = (job.seq, job.alt_seq) if job.alt_seq >= 0 else (job.seq,)
-            take = job.pending[:budget]
-            last = len(take) == len(job.pending)
+            assert job.lease is not None and job.decoder is not None
+            seqs = job.lease.seqs  # both lanes while DRAFTING: the text goes to each
+            take = job.feed[:budget]
+            last = len(take) == len(job.feed)
             for i, tok in enumerate(take):
                 entries.append((tok, job.pos + i, seqs, last and i == len(take) - 1))
             job.pos += len(take)
-            job.pending = job.pending[len(take) :]
+            job.feed = job.feed[len(take) :]
             budget -= len(take)
             if not last:
                 continue
             base_row = len(entries) - 1
             rows -= 1
-            lanes = self._lanes(job, entries, budget, rows)
-            used = sum(len(lane.tokens) for lane in lanes)
-            budget -= used
+            lanes: list[Lane] = []
+            if job.state is JobState.DRAFTING:
+                guesses = drafting.guess_tokens(self.tokenize, job.query.text, self.max_quantity)
+                lanes = drafting.plan_lanes(job.decoder, seqs, guesses, job.pos, entries, budget, rows)
+            budget -= sum(len(lane.tokens) for lane in lanes)
             rows -= sum(len(lane.rows) for lane in lanes)
-            plans.append((job, base_row, job.pos, lanes))
-        self._fill_batch(entries)
-        status = llama_cpp.llama_decode(self._ctx, self._batch)
+            plans.append(_Plan(job, base_row, job.pos, lanes))
+        status = self._context.decode(entries)
         if status != 0:
             raise BackendError(f"llama_decode returned {status}")
         metrics.PROMPT_TOKENS.labels("query").inc(len(entries))
         metrics.BATCH_SIZE.observe(len(plans))
-        for job, base_row, pos_after, lanes in plans:
-            self._advance_job(job, base_row, pos_after, lanes)
+        for plan in plans:
+            self._advance(plan)
 
-    def _lanes(self, job: _Job, entries: list[tuple[int, int, tuple[int, ...], bool]], budget: int,
-               rows: int) -> list[_Lane]:
-        """Drafts for a request's first decision: " add <guessed quantity>" on its own sequence,
-        " remove <guessed quantity>" on the other, with logits at every decision point. If the
-        model's choices follow a lane, the whole answer costs this one call instead of three."""
-        decoder = job.decoder
-        if not self.draft or job.alt_seq < 0 or decoder is None:
-            return []
-        guesses = self.tokenize(quantity_piece(guess_quantity(job.query.text, self.max_quantity)))
-        lanes = []
-        for (_intent, first), seq in zip(decoder.intent_choices().items(), (job.seq, job.alt_seq), strict=False):
-            tokens, checks = decoder.draft(first, guesses)
-            if len(tokens) > budget or len(checks) > rows:
-                break
-            start = len(entries)
-            for k, tok in enumerate(tokens):
-                entries.append((tok, job.pos + k, (seq,), k in checks))
-            lanes.append(_Lane(seq, tokens, {k: start + k for k in checks}))
-            budget -= len(tokens)
-            rows -= len(checks)
-        return lanes
-
-    def _logits(self, row: int) -> Any:
-        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, row), shape=(self.n_vocab,))
-
-    def _advance_job(self, job: _Job, base_row: int, pos_after: int, lanes: list[_Lane]) -> None:
-        decoder = job.decoder
-        assert decoder is not None
-        decoder.choose(self._logits(base_row))
-        memory = llama_cpp.llama_get_memory(self._ctx)
-        lane = next((lane for lane in lanes if not decoder.done and lane.tokens[:1] == decoder.pending[:1]), None)
-        if job.alt_seq >= 0:  # the first step is over: keep one sequence
-            keep = lane.seq if lane is not None else job.seq
-            drop = job.alt_seq if keep == job.seq else job.seq
-            llama_cpp.llama_memory_seq_rm(memory, drop, -1, -1)
-            self._free_work_seqs.append(drop)
-            job.seq, job.alt_seq = keep, -1
-        accepted = 0
-        if lane is not None:
-            while True:  # verify the draft, one decision row at a time
-                chosen = decoder.pending
-                if lane.tokens[accepted : accepted + len(chosen)] != chosen:
-                    break
-                accepted += len(chosen)
-                decoder.pending = []
-                if decoder.done or (accepted - 1) not in lane.rows:
-                    break
-                decoder.choose(self._logits(lane.rows[accepted - 1]))
-            metrics.DRAFT_TOKENS.labels("accepted").inc(accepted)
-            metrics.DRAFT_TOKENS.labels("rejected").inc(len(lane.tokens) - accepted)
+    def _advance(self, plan: _Plan) -> None:
+        """Make the request's due decision (and verify its draft); finish it or queue its next tokens."""
+        assert self._kv is not None and self._context is not None
+        job, lanes = plan.job, plan.lanes
+        decoder, lease = job.decoder, job.lease
+        assert decoder is not None and lease is not None
+        decoder.choose(self._context.logits(plan.base_row))
+        lane = drafting.followed_lane(decoder, lanes)
+        if job.state is JobState.DRAFTING:  # the first step is over: keep one sequence
+            self._kv.keep_lane(lease, lane.seq if lane is not None else lease.seq)
+        job.state = JobState.DECODING
+        accepted = drafting.verify(decoder, lane, self._context.logits) if lane is not None else 0
         if lanes:  # drop drafted cells past the accepted ones
-            llama_cpp.llama_memory_seq_rm(memory, job.seq, pos_after + accepted, -1)
-        job.pos = pos_after + accepted
+            self._kv.truncate(lease, plan.pos_after + accepted)
+        job.pos = plan.pos_after + accepted
         if decoder.done:
             self._finish(job)
-        else:
-            job.pending, decoder.pending = decoder.pending, []
-
-    def _release(self, job: _Job) -> None:
-        for seq in (job.seq, job.alt_seq):
-            if seq >= 0:
-                llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), seq, -1, -1)
-                self._free_work_seqs.append(seq)
-        self._kv_used -= job.cells
-        prefix = job.prefix
-        if prefix is not None:
-            prefix.users -= 1
-            if prefix.evicted and prefix.users == 0:
-                self._kv_used -= prefix.n_tokens
-        self._active.remove(job)
+        else:  # the decoder's chosen and forced tokens go into the next call
+            job.feed, decoder.pending = decoder.pending, []
 
     def _finish(self, job: _Job) -> None:
+        assert self._kv is not None and job.lease is not None
         assert job.decoder is not None and job.decoder.answer is not None
         answer = job.decoder.answer
-        self._release(job)
+        self._kv.release(job.lease)
+        self._active.remove(job)
+        job.state = JobState.DONE
         self._finished_cost += job.cost
         confidence = self.calibrator(answer.confidence) if self.calibrator else answer.confidence
         if not job.future.done():
             job.future.set_result(Result(answer.intent, answer.product, answer.quantity, confidence))
 
     def _fail_all(self, error: Exception) -> None:
-        for job in list(self._active):
-            self._active.remove(job)
+        for job in [*self._active, *self._deferred]:
+            job.state = JobState.FAILED
             if not job.future.done():
                 job.future.set_exception(error)
-        for job in self._deferred:
-            if not job.future.done():
-                job.future.set_exception(error)
+        self._active.clear()
         self._deferred.clear()
-        if self._ctx:
-            # Start clean: drop every sequence and the prefix cache.
-            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
-            self._reset_sequences()
-
-    def _reset_sequences(self) -> None:
-        self._prefixes.clear()
-        self._free_cache_seqs = list(range(self.cache_slots))
-        self._free_work_seqs = list(range(self.cache_slots, self.n_seq))
-        self._kv_used = 0
+        if self._context is not None and self._kv is not None:
+            self._kv.reset()  # start clean: drop every sequence and the prefix cache

@@ -8,7 +8,7 @@ import concurrent.futures
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.backends.base import BackendError, Overloaded, Query, Result
@@ -20,7 +20,6 @@ class Job:
     query: Query
     future: concurrent.futures.Future[Result]
     deadline: float
-    state: dict[str, Any] = field(default_factory=dict)
     cost: float = 1.0  # predicted work, in the backend's units (llama.cpp: tokens to evaluate)
 
 
