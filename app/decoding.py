@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.prompt import END, INTENT_WORDS, product_piece, quantity_piece
+from app.core.prompt import product_piece, quantity_piece
+from app.domain import END, INTENT_WORDS, OTHER
 
 Tokenize = Callable[[str], list[int]]
 
@@ -65,7 +66,7 @@ class Grammar:
         intents = build_trie([(tokenize(word), intent) for intent, word in INTENT_WORDS.items()])
         quantities = build_trie([(tokenize(quantity_piece(n)), n) for n in range(1, max_quantity + 1)])
         node, other_node, other_token = intents, None, None
-        for token in tokenize(INTENT_WORDS["other"]):
+        for token in tokenize(INTENT_WORDS[OTHER]):
             if len(node.children) > 1:
                 other_node, other_token = node, token
                 break
@@ -143,7 +144,7 @@ class AnswerDecoder:
             node = child
             while not node.terminal and len(node.children) == 1:
                 node = next(iter(node.children.values()))
-            if node.terminal and node.value != "other":
+            if node.terminal and node.value != OTHER:
                 first[node.value] = token
         return first
 
@@ -214,14 +215,14 @@ class AnswerDecoder:
             if not c.node.terminal:
                 continue
             if c.stage == "intent":
-                if c.node.value == "other":
-                    finished.append(self._answer("other", None, None))
+                if c.node.value == OTHER:
+                    finished.append(self._answer(OTHER, None, None))
                 else:
                     stack.append(_Cursor("quantity", self.grammar.quantities, c.node.value))
             elif c.stage == "quantity":
                 stack.append(_Cursor("product", self.products, c.intent, c.node.value))
             else:
-                finished.append(self._answer(c.intent or "other", c.node.value, c.quantity))
+                finished.append(self._answer(c.intent or OTHER, c.node.value, c.quantity))
         return live, finished
 
     def _answer(self, intent: str, product: str | None, quantity: int | None) -> Answer:

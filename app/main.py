@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.api.errors import BACKEND_FAILURES
+from app.api.limits import document_limits
 from app.api.routes import classify, ops
 from app.backends import make_backend
 from app.backends.base import Backend
@@ -106,8 +108,13 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "x-api-key", "content-type", "x-request-id"])
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
-    install_error_handlers(app, settings.retry_after_s)
+    install_error_handlers(app, settings.retry_after_s, BACKEND_FAILURES)
     app.include_router(classify.router)
     app.include_router(ops.router)
+
+    def openapi() -> dict[str, Any]:  # FastAPI's schema, with this app's request limits
+        return app.openapi_schema or document_limits(FastAPI.openapi(app), settings)
+
+    app.openapi = openapi  # type: ignore[method-assign]
     metrics.QUEUE_DEPTH.set_function(lambda: float(getattr(getattr(app.state, "backend", None), "queue_depth", lambda: 0)()))
     return app

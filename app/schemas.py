@@ -1,18 +1,17 @@
-"""Request and response bodies of the public API."""
+"""Request and response bodies of the public API.
+
+The models check a body's structure. The sizes a deployment allows (text length, catalog and batch
+items) are the app's settings: ``app.api.limits`` checks them per app and adds them to its OpenAPI schema.
+"""
 
 from __future__ import annotations
 
 import unicodedata
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.core.config import get_settings
+from app.domain import Intent, Language
 
-Intent = Literal["add_to_cart", "remove_from_cart", "other"]
-Language = Literal["en", "hr", "es", "de", "fr", "it"]
-LANGUAGES = ("en", "hr", "es", "de", "fr", "it")
-_LIMITS = get_settings()
 # Control characters and line breaks: they would break the one-entry-per-line prompt.
 _CONTROL = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
 ITEM_PATTERN = f"^[^\\s{_CONTROL}](?:[^{_CONTROL}]*[^\\s{_CONTROL}])?$"
@@ -36,14 +35,14 @@ class ClassifyRequest(BaseModel):
 
     text: str = Field(
         description="The shopper's message, in any of our languages.", min_length=1,
-        json_schema_extra={"maxLength": _LIMITS.max_text_chars, "pattern": TEXT_PATTERN},
+        json_schema_extra={"pattern": TEXT_PATTERN},
     )
     catalog: list[str] = Field(
         description="The products in view, exactly as the shop lists them: distinct, no padding, no line breaks.",
         min_length=1,
         json_schema_extra={
-            "maxItems": _LIMITS.max_catalog_items, "uniqueItems": True,
-            "items": {"type": "string", "minLength": 1, "maxLength": _LIMITS.max_item_chars, "pattern": ITEM_PATTERN},
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1, "pattern": ITEM_PATTERN},
         },
     )
     language: Language | None = Field(default=None, description="Optional ISO 639-1 hint; detected when absent.")
@@ -51,27 +50,19 @@ class ClassifyRequest(BaseModel):
     @field_validator("text")
     @classmethod
     def _text(cls, value: str) -> str:
-        limit = get_settings().max_text_chars
         if all(c.isspace() or _is_control(c) for c in value):
             raise ValueError("text is empty, whitespace or control characters only")
-        if len(value) > limit:
-            raise ValueError(f"text is {len(value)} characters; the limit is {limit}")
         return value
 
     @field_validator("catalog")
     @classmethod
     def _catalog(cls, value: list[str]) -> list[str]:
-        settings = get_settings()
-        if len(value) > settings.max_catalog_items:
-            raise ValueError(f"catalog has {len(value)} items; the limit is {settings.max_catalog_items}")
         seen: set[str] = set()
         for i, item in enumerate(value):
             if not item.strip():
                 raise ValueError(f"catalog[{i}] is empty")
             if item != item.strip():
                 raise ValueError(f"catalog[{i}] has leading or trailing whitespace")
-            if len(item) > settings.max_item_chars:
-                raise ValueError(f"catalog[{i}] is {len(item)} characters; the limit is {settings.max_item_chars}")
             if any(_is_control(c) for c in item):
                 raise ValueError(f"catalog[{i}] contains a control character or line break")
             if item in seen:
@@ -95,15 +86,7 @@ class Prediction(BaseModel):
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: list[ClassifyRequest] = Field(min_length=1, json_schema_extra={"maxItems": _LIMITS.max_batch_items})
-
-    @field_validator("items")
-    @classmethod
-    def _items(cls, value: list[ClassifyRequest]) -> list[ClassifyRequest]:
-        limit = get_settings().max_batch_items
-        if len(value) > limit:
-            raise ValueError(f"batch has {len(value)} items; the limit is {limit}")
-        return value
+    items: list[ClassifyRequest] = Field(min_length=1)
 
 
 class BatchResponse(BaseModel):

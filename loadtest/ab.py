@@ -14,7 +14,9 @@ import asyncio
 import json
 import random
 
-from loadtest.bench import Server, percentile, requests_with_15_item_catalogs, rss_mb, run_load
+from loadtest.common import percentile, rss_mb
+from loadtest.server import Server
+from loadtest.workload import requests_with_15_item_catalogs, run_load
 
 
 def main(argv: list[str] | None = None) -> None:

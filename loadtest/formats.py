@@ -25,12 +25,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtest.bench import free_port, machine, percentile, start_vllm_server
+from app.domain import ACTIONS, END, INTENT_WORDS, NO_PRODUCT, OTHER
+from loadtest.common import free_port, machine, percentile, tree_rss_mb
+from loadtest.server import Server, start_vllm_server, wait_http
+from loadtest.workload import requests_with_15_item_catalogs, study_style
+from training.jsonl import read_jsonl
 
 RUN = Path("runs/gemma3-270m")
 MANIFEST = Path("artifacts/gemma3-270m-cart/manifest.json")
@@ -40,6 +44,7 @@ VLLM_PY = Path(".venv-vllm/bin/python")
 CONCURRENCY = (1, 4, 16)
 
 Answer = tuple[str, str | None, int | None]
+Loaded = tuple[Callable[[dict[str, Any]], Answer], Callable[[], float], float]  # classify, RSS now (MB), size (MB)
 
 
 @dataclass
@@ -111,165 +116,173 @@ def variants(quick: bool) -> list[Variant]:
     return out
 
 
-# -- worker side -------------------------------------------------------------------------------
-def tree_rss_mb(root: int) -> float:
-    """RSS of a process and all its descendants (vLLM runs its engine in a child)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return total
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not ready after {seconds:.0f} s")
-
-
+# -- worker side: one adapter per kind, each a context manager yielding a Loaded -----------------
 def compact_gbnf(catalog: list[str]) -> str:
     """llama-server's constraint for the compact answer: the same language our trie decoder allows."""
-    from app.core.prompt import NO_PRODUCT
 
     def lit(text: str) -> str:
         return json.dumps(text, ensure_ascii=False)
 
+    other, actions = lit(INTENT_WORDS[OTHER] + END), " | ".join(lit(INTENT_WORDS[i].strip()) for i in ACTIONS)
     products = " | ".join(lit(p) for p in [*catalog, NO_PRODUCT.strip()])
-    return (f'root ::= " other\\n" | " " ("add" | "remove") " " [1-9] [0-9]? [0-9]? " " product "\\n"\n'
+    return (f'root ::= {other} | " " ({actions}) " " [1-9] [0-9]? [0-9]? " " product {lit(END)}\n'
             f"product ::= {products}\n")
 
 
-@contextmanager
-def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], Answer], Callable[[], float], float]]:
+def backend_for(variant: Variant) -> AbstractContextManager[Loaded]:
     """(classify one request, current RSS in MB, file size in MB) for a variant, loaded and warm."""
+    return ADAPTERS[variant.kind](variant)
+
+
+def own_peak() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def size_of(*paths: str) -> float:
+    total = 0
+    for p in filter(None, paths):
+        path = Path(p)
+        files = [f for f in path.iterdir() if f.suffix in (".safetensors", ".bin")] if path.is_dir() else [path]
+        total += sum(f.stat().st_size for f in files)
+    return total / 1e6
+
+
+def shipped_biases() -> tuple[float, float]:
+    """Every format decodes the same way (the shipped biases; no drafting, so the rows compare the
+    formats themselves; the service row shows the drafting)."""
+    from app.artifacts import load_manifest, no_product_bias, other_bias
+
+    manifest = load_manifest(MANIFEST) if MANIFEST.exists() else {}
+    return no_product_bias(manifest), other_bias(manifest)
+
+
+@contextmanager
+def llamacpp_engine(variant: Variant) -> Iterator[Loaded]:
+    """A GGUF file (and runtime LoRA) in our llama.cpp backend, in this process."""
+    from app.backends.llamacpp import LlamaCppBackend
+
+    bias, other = shipped_biases()
+    backend = LlamaCppBackend(Path(variant.model), Path(variant.lora) if variant.lora else None, draft=False,
+                              no_product_bias=bias, other_bias=other)
+    with in_process(backend, variant) as loaded:
+        yield loaded
+
+
+@contextmanager
+def hf_engine(variant: Variant) -> Iterator[Loaded]:
+    """A transformers checkpoint in our hf backend, in this process."""
+    from app.backends.hf import HFBackend
+
+    bias, other = shipped_biases()
+    backend = HFBackend(variant.model, None, dtype=variant.dtype, device=variant.device or None,
+                        no_product_bias=bias, other_bias=other)
+    with in_process(backend, variant) as loaded:
+        yield loaded
+
+
+@contextmanager
+def in_process(backend: Any, variant: Variant) -> Iterator[Loaded]:
+    """Start one of our backends here, classify through its synchronous API, close it at the end."""
     from app.backends.base import Query
 
-    def own_peak() -> float:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+    backend.start()
 
-    def size_of(*paths: str) -> float:
-        total = 0
-        for p in filter(None, paths):
-            path = Path(p)
-            files = [f for f in path.iterdir() if f.suffix in (".safetensors", ".bin")] if path.is_dir() else [path]
-            total += sum(f.stat().st_size for f in files)
-        return total / 1e6
+    def classify(body: dict[str, Any]) -> Answer:
+        r = backend.classify_sync([Query(body["text"], tuple(body["catalog"]))], timeout_s=600)[0]
+        return r.intent, r.product, r.quantity
 
-    if variant.kind in ("llamacpp", "hf"):
-        from app.artifacts import load_manifest, no_product_bias, other_bias
+    try:
+        yield classify, own_peak, size_of(variant.model, variant.lora)
+    finally:
+        backend.close()
 
-        backend: Any
-        # Every format decodes the same way (the shipped biases; no drafting, so the
-        # rows compare the formats themselves; the service row shows the drafting).
-        manifest = load_manifest(MANIFEST) if MANIFEST.exists() else {}
-        bias, other = no_product_bias(manifest), other_bias(manifest)
-        if variant.kind == "llamacpp":
-            from app.backends.llamacpp import LlamaCppBackend
 
-            backend = LlamaCppBackend(Path(variant.model), Path(variant.lora) if variant.lora else None, draft=False,
-                                      no_product_bias=bias, other_bias=other)
-        else:
-            from app.backends.hf import HFBackend
-
-            backend = HFBackend(variant.model, None, dtype=variant.dtype, device=variant.device or None,
-                                no_product_bias=bias, other_bias=other)
-        backend.start()
-
-        def classify(body: dict[str, Any]) -> Answer:
-            r = backend.classify_sync([Query(body["text"], tuple(body["catalog"]))], timeout_s=600)[0]
-            return r.intent, r.product, r.quantity
-
-        try:
-            yield classify, own_peak, size_of(variant.model, variant.lora)
-        finally:
-            backend.close()
-        return
-
+@contextmanager
+def service(variant: Variant) -> Iterator[Loaded]:
+    """The shipped service over HTTP, as a storefront calls it."""
     import httpx
 
-    if variant.kind == "service":
-        from loadtest.bench import Server
+    from app.artifacts import resolve
 
-        server = Server({"SHOPINTENT_MODEL_MANIFEST": str(MANIFEST), "SHOPINTENT_LOG_LEVEL": "warning"})
-        client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=32))
+    server = Server({"SHOPINTENT_MODEL_MANIFEST": str(MANIFEST), "SHOPINTENT_LOG_LEVEL": "warning"})
+    client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=32))
 
-        def classify_service(body: dict[str, Any]) -> Answer:
-            r = client.post(server.url + "/classify", json=body).json()
-            return r["intent"], r["product"], r["quantity"]
+    def classify(body: dict[str, Any]) -> Answer:
+        r = client.post(server.url + "/classify", json=body).json()
+        return r["intent"], r["product"], r["quantity"]
 
-        from app.artifacts import resolve
+    served = resolve(MANIFEST, merge=True)
+    try:
+        yield classify, lambda: tree_rss_mb(server.proc.pid), size_of(str(served.model_path))
+    finally:
+        client.close()
+        server.stop()
 
-        served = resolve(MANIFEST, merge=True)
-        try:
-            yield classify_service, lambda: tree_rss_mb(server.proc.pid), size_of(str(served.model_path))
-        finally:
-            client.close()
-            server.stop()
-        return
 
-    from app.backends.vllm import parse_answer
+@contextmanager
+def llama_server(variant: Variant) -> Iterator[Loaded]:
+    """Peer: llama.cpp's llama-server, prompt cache on, the compact answer held to ``compact_gbnf``."""
     from app.core.prompt import catalog_prefix, query_suffix
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(f"/tmp/shopintent-bench-{variant.kind}.log", "w")  # noqa: SIM115 - lives as long as the server
-    if variant.kind == "llama-server":
+    def start(port: int, log: Any) -> subprocess.Popen[bytes]:
         cmd = [str(LLAMA_SERVER), "-m", variant.model, "--port", str(port), "-t", "2", "-c", "16384", "-np", "16",
                "--cache-reuse", "256", "-fa", "on"]
         if variant.lora:
             cmd += ["--lora", variant.lora]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        wait_http(url + "/health", proc, 120)
-    else:
-        proc = start_vllm_server(VLLM_PY, variant.model, port, log)
-        wait_http(url + "/v1/models", proc, 900)
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+    def complete(client: Any, url: str, body: dict[str, Any]) -> str:
+        catalog = list(body["catalog"])
+        r = client.post(url + "/completion", json={
+            "prompt": catalog_prefix(catalog) + query_suffix(body["text"]), "n_predict": 64, "temperature": 0.0,
+            "cache_prompt": True, "grammar": compact_gbnf(catalog)}).json()
+        return str(r.get("content", ""))
+
+    with peer(variant, start, "/health", 120, complete) as loaded:
+        yield loaded
+
+
+@contextmanager
+def vllm_server(variant: Variant) -> Iterator[Loaded]:
+    """Peer: vLLM on CPU, prefix caching on, the answer held to our regex by structured outputs."""
+    from app.backends.base import Query
+    from app.backends.vllm import MAX_QUANTITY, SERVED_MODEL, request_body
+
+    def start(port: int, log: Any) -> subprocess.Popen[bytes]:
+        return start_vllm_server(VLLM_PY, variant.model, port, log)
+
+    def complete(client: Any, url: str, body: dict[str, Any]) -> str:
+        payload = request_body(Query(body["text"], tuple(body["catalog"])), SERVED_MODEL, MAX_QUANTITY)
+        return str(client.post(url + "/v1/completions", json=payload).json()["choices"][0]["text"])
+
+    with peer(variant, start, "/v1/models", 900, complete) as loaded:
+        yield loaded
+
+
+@contextmanager
+def peer(variant: Variant, start: Callable[[int, Any], subprocess.Popen[bytes]], health: str, ready_s: float,
+         complete: Callable[[Any, str, dict[str, Any]], str]) -> Iterator[Loaded]:
+    """A peer server on a free port, asked over HTTP; its compact answer parsed as the vllm backend does."""
+    import httpx
+
+    from app.backends.vllm import parse_answer
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(f"/tmp/shopintent-bench-{variant.kind}.log", "w")  # noqa: SIM115 - lives as long as the server
+    proc = start(port, log)
+    wait_http(url + health, proc, ready_s)
     client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=32))
 
-    def classify_peer(body: dict[str, Any]) -> Answer:
-        catalog = list(body["catalog"])
-        prompt = catalog_prefix(catalog) + query_suffix(body["text"])
-        if variant.kind == "llama-server":
-            r = client.post(url + "/completion", json={
-                "prompt": prompt, "n_predict": 64, "temperature": 0.0, "cache_prompt": True,
-                "grammar": compact_gbnf(catalog)}).json()
-            text = r.get("content", "")
-        else:
-            from app.backends.base import Query as Q
-            from app.backends.vllm import VLLMBackend
-
-            payload = VLLMBackend.request_body(VLLMBackend(url), Q(body["text"], tuple(catalog)))
-            text = client.post(url + "/v1/completions", json=payload).json()["choices"][0]["text"]
-        parsed = parse_answer(text, tuple(catalog))
+    def classify(body: dict[str, Any]) -> Answer:
+        parsed = parse_answer(complete(client, url, body), tuple(body["catalog"]))
         return parsed if parsed is not None else ("invalid", None, None)
 
     try:
-        yield classify_peer, lambda: tree_rss_mb(proc.pid), size_of(variant.model, variant.lora)
+        yield classify, lambda: tree_rss_mb(proc.pid), size_of(variant.model, variant.lora)
     finally:
         client.close()
         proc.terminate()
@@ -279,18 +292,19 @@ def backend_for(variant: Variant) -> Iterator[tuple[Callable[[dict[str, Any]], A
             proc.kill()
 
 
-def run_worker(variant: Variant, sizes: Sizes) -> dict[str, Any]:
-    from loadtest.bench import requests_with_15_item_catalogs
-    from training.data.generate import read_jsonl
+ADAPTERS: dict[str, Callable[[Variant], AbstractContextManager[Loaded]]] = {
+    "llamacpp": llamacpp_engine, "hf": hf_engine, "service": service, "llama-server": llama_server,
+    "vllm": vllm_server,
+}
 
+
+def run_worker(variant: Variant, sizes: Sizes) -> dict[str, Any]:
     def say(text: str) -> None:
         print(f"  [{variant.name}] {text}", file=sys.stderr, flush=True)
 
     bodies = requests_with_15_item_catalogs(max(4, sizes.latency // 12), 15)
     result: dict[str, Any] = {"variant": asdict(variant)}
     if variant.kind == "study":
-        from loadtest.bench import study_style
-
         say(f"decoding {min(20, sizes.latency)} requests the study's way")
         latencies = study_style(bodies[: min(20, sizes.latency)], variant.model, variant.lora or None)
         result.update(single_ms=latencies, p50_ms=percentile(latencies, 50), p95_ms=percentile(latencies, 95))

@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from loadtest.bench import Server, rss_mb
+from loadtest.common import rss_mb
+from loadtest.server import Server
 
 
 def main(argv: list[str] | None = None) -> int:

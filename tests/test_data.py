@@ -7,9 +7,10 @@ from collections import Counter
 
 import pytest
 
+from app.domain import LANGUAGES
 from training.data.generate import DataConfig, Row, generate
 from training.data.phrases import BANKS, is_held_out
-from training.data.products import LANGUAGES, PRODUCTS
+from training.data.products import PRODUCTS
 from training.data.siblings import TRAIN_ONLY
 
 TRAIN_ONLY_BY_BANK = {id(BANKS[lang]): TRAIN_ONLY[lang] for lang in BANKS}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.backends.base import Query
-from training.data.generate import read_jsonl
+from training.jsonl import read_jsonl
 
 gguf = pytest.importorskip("gguf")
 

@@ -24,9 +24,10 @@ import pytest
 
 from app.backends.base import Query, check_result
 from app.backends.vllm import VLLMBackend
-from loadtest.bench import free_port, start_vllm_server
-from training.data.generate import read_jsonl
+from loadtest.common import free_port
+from loadtest.server import start_vllm_server
 from training.data.products import PRODUCTS
+from training.jsonl import read_jsonl
 
 pytestmark = pytest.mark.slow
 

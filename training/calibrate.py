@@ -32,8 +32,9 @@ from typing import Any
 
 from app.artifacts import resolve
 from app.core.calibration import fit_isotonic
-from training.data.generate import read_jsonl
+from app.domain import OTHER
 from training.evaluate import predict
+from training.jsonl import read_jsonl
 from training.metrics import exact, expected_calibration_error, pick_confirm_below, selective
 
 
@@ -62,8 +63,8 @@ def pick_other_bias(runs: dict[float, tuple[float, float]], tolerance: float) ->
 
 
 def false_action_rate(rows: list[dict[str, Any]], preds: list[dict[str, Any]]) -> float:
-    other = [p for r, p in zip(rows, preds, strict=True) if r["intent"] == "other"]
-    return float(sum(p["intent"] != "other" for p in other)) / max(1, len(other))
+    other = [p for r, p in zip(rows, preds, strict=True) if r["intent"] == OTHER]
+    return float(sum(p["intent"] != OTHER for p in other)) / max(1, len(other))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         runs: dict[float, Run] = {}
         for bias in sorted({float(b) for b in args.biases.split(",")}, key=abs):
             run = runs[bias] = score(bias, 0.0, f"bias {bias:+.1f}")
-            missing = [c for r, c in zip(rows, run.correct, strict=True) if r["intent"] != "other" and r["product"] is None]
+            missing = [c for r, c in zip(rows, run.correct, strict=True) if r["intent"] != OTHER and r["product"] is None]
             print(f"bias {bias:+.1f}: exact {run.exact:.4f}; unlisted products caught {sum(missing)}/{len(missing)}")
         bias = pick_bias({b: run.exact for b, run in runs.items()}, args.tolerance)
         other_runs = {0.0: runs[bias]}

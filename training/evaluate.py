@@ -24,7 +24,7 @@ from app.artifacts import load_manifest, resolve
 from app.backends.base import Query
 from app.backends.llamacpp import LlamaCppBackend
 from app.core.calibration import Calibrator
-from training.data.generate import read_jsonl
+from training.jsonl import read_jsonl
 from training.metrics import compute, coverage_curve, selective
 
 

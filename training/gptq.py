@@ -19,7 +19,7 @@ from typing import Any
 
 from app.core.prompt import answer_pieces, catalog_prefix, query_suffix
 from training.config import load_config
-from training.data.generate import read_jsonl
+from training.jsonl import read_jsonl
 from training.train import TrainConfig
 
 

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.backends.base import Result, check_result
-
-INTENTS = ("add_to_cart", "remove_from_cart", "other")
+from app.domain import OTHER
 
 
 def is_valid(pred: dict[str, Any], catalog: Sequence[str]) -> bool:
@@ -54,10 +53,10 @@ def compute(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]]) -> 
         by_intent[g["intent"]].append(hit)
         for tag in g.get("tags", ()):
             by_tag[tag].append(hit)
-        if "unseen_form" not in g.get("tags", ()) and g["intent"] != "other" and g.get("tags"):
+        if "unseen_form" not in g.get("tags", ()) and g["intent"] != OTHER and g.get("tags"):
             by_tag["seen_form"].append(hit)
-    other = [(g, p) for g, p in zip(rows, preds, strict=True) if g["intent"] == "other"]
-    actions = [(g, p, hit) for g, p, hit in zip(rows, preds, ok, strict=True) if g["intent"] != "other"]
+    other = [(g, p) for g, p in zip(rows, preds, strict=True) if g["intent"] == OTHER]
+    actions = [(g, p, hit) for g, p, hit in zip(rows, preds, ok, strict=True) if g["intent"] != OTHER]
     confusion = Counter((g["intent"], p.get("intent")) for g, p in zip(rows, preds, strict=True))
     confidences = [float(p.get("confidence", 0.0)) for p in preds]
     return {
@@ -73,7 +72,7 @@ def compute(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]]) -> 
         # The study's task has no rejection class: its exact match is over add/remove requests.
         "paper_exact_match_add_remove": _rate(sum(hit for *_, hit in actions), len(actions)),
         "invalid_output_rate": _rate(n - sum(valid), n),
-        "false_action_rate_on_other": _rate(sum(p.get("intent") != "other" for _, p in other), len(other)),
+        "false_action_rate_on_other": _rate(sum(p.get("intent") != OTHER for _, p in other), len(other)),
         "confusion": {f"{g}->{p}": c for (g, p), c in sorted(confusion.items(), key=lambda kv: str(kv[0]))},
         "ece": round(expected_calibration_error(confidences, ok), 4),
         "mean_confidence": round(sum(confidences) / n, 4) if n else 0.0,
@@ -84,13 +83,13 @@ def selective(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]], t
     """What acting without asking means at a confidence threshold: the share of messages answered
     directly, their exact match, and the cart actions taken on 'other' messages without asking."""
     answered = [(g, p) for g, p in zip(rows, preds, strict=True) if float(p.get("confidence", 0.0)) >= threshold]
-    other = sum(g["intent"] == "other" for g in rows)
+    other = sum(g["intent"] == OTHER for g in rows)
     return {
         "threshold": round(threshold, 4),
         "coverage": _rate(len(answered), len(rows)),
         "exact_match": _rate(sum(exact(g, p) for g, p in answered), len(answered)),
         "false_action_rate_on_other": _rate(
-            sum(g["intent"] == "other" and p.get("intent") != "other" for g, p in answered), other),
+            sum(g["intent"] == OTHER and p.get("intent") != OTHER for g, p in answered), other),
     }
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from app.core.prompt import answer_pieces, catalog_prefix, paper_completion, paper_prompt, query_suffix
 from training.config import load_config
-from training.data.generate import read_jsonl
+from training.jsonl import read_jsonl
 
 IGNORE = -100
 

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.api.limits import check_batch, check_classify
 from app.backends.base import Backend
 from app.core.config import Settings
 from app.core.errors import ApiError
+from app.schemas import BatchRequest, ClassifyRequest
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -25,3 +27,19 @@ def get_backend(request: Request) -> Backend:
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 BackendDep = Annotated[Backend, Depends(get_backend)]
+
+
+async def classify_body(body: ClassifyRequest, settings: SettingsDep) -> ClassifyRequest:
+    """The request body, within the limits of the app's settings (422 otherwise)."""
+    check_classify(body, settings)
+    return body
+
+
+async def batch_body(body: BatchRequest, settings: SettingsDep) -> BatchRequest:
+    """The batch body, within the limits of the app's settings (422 otherwise)."""
+    check_batch(body, settings)
+    return body
+
+
+ClassifyBody = Annotated[ClassifyRequest, Depends(classify_body)]
+BatchBody = Annotated[BatchRequest, Depends(batch_body)]

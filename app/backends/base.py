@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from app.domain import ACTIONS, OTHER
+
 
 @dataclass(frozen=True)
 class Query:
@@ -58,9 +60,9 @@ class Backend(Protocol):
 
 def check_result(result: Result, catalog: tuple[str, ...], max_quantity: int) -> bool:
     """The output contract: used to count (and refuse) invalid outputs from any backend."""
-    if result.intent == "other":
+    if result.intent == OTHER:
         return result.product is None and result.quantity is None
-    if result.intent not in ("add_to_cart", "remove_from_cart"):
+    if result.intent not in ACTIONS:
         return False
     if result.product is not None and result.product not in catalog:
         return False

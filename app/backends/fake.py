@@ -10,6 +10,7 @@ import asyncio
 import re
 
 from app.backends.base import BackendError, Overloaded, Query, Result
+from app.domain import ADD, OTHER, REMOVE
 
 
 class FakeBackend:
@@ -55,10 +56,10 @@ class FakeBackend:
         text = query.text.lower()
         product = next((p for p in query.catalog if p.lower() in text), None)
         if re.search(r"\b(remove|delete|take out)\b", text):
-            intent = "remove_from_cart"
+            intent = REMOVE
         elif re.search(r"\b(add|put|buy)\b", text):
-            intent = "add_to_cart"
+            intent = ADD
         else:
-            return Result("other", None, None, 0.5)
+            return Result(OTHER, None, None, 0.5)
         number = re.search(r"\b(\d{1,3})\b", text)
         return Result(intent, product, int(number.group(1)) if number and int(number.group(1)) > 0 else 1, 0.5)

@@ -18,22 +18,43 @@ import httpx
 
 from app.backends.base import BackendError, Overloaded, Query, Result, check_result
 from app.core import metrics
-from app.core.prompt import NO_PRODUCT, WORD_TO_INTENT, catalog_prefix, query_suffix
+from app.core.prompt import catalog_prefix, query_suffix
+from app.domain import ACTIONS, END, INTENT_WORDS, NO_PRODUCT, OTHER, WORD_TO_INTENT
+
+SERVED_MODEL = "shopintent"  # the name our vLLM servers serve the model under (--served-model-name)
+MAX_QUANTITY = 999  # the service's default bound (Settings.max_quantity)
+_OTHER = re.escape(INTENT_WORDS[OTHER].strip())  # "other"
+_ACTIONS = "|".join(re.escape(INTENT_WORDS[intent].strip()) for intent in ACTIONS)  # "add|remove"
 
 
 def answer_regex(catalog: tuple[str, ...], max_quantity: int) -> str:
     digits = len(str(max_quantity))
     products = "|".join(re.escape(p) for p in sorted(catalog, key=len, reverse=True))
     none = re.escape(NO_PRODUCT.strip())
-    return rf" (other|(add|remove) [1-9][0-9]{{0,{digits - 1}}} ({products}|{none}))\n"
+    return rf" ({_OTHER}|({_ACTIONS}) [1-9][0-9]{{0,{digits - 1}}} ({products}|{none}))\n"
+
+
+def request_body(query: Query, model: str, max_quantity: int) -> dict[str, Any]:
+    """The ``/v1/completions`` request for one query: our compact prompt, the answer held to
+    ``answer_regex`` by vLLM's structured outputs, greedy, with the tokens' log-probabilities."""
+    return {
+        "model": model,
+        "prompt": catalog_prefix(list(query.catalog)) + query_suffix(query.text),
+        "max_tokens": 96,
+        "temperature": 0.0,
+        "logprobs": 1,
+        "stop": [END],
+        "include_stop_str_in_output": True,
+        "structured_outputs": {"regex": answer_regex(query.catalog, max_quantity)},
+    }
 
 
 def parse_answer(text: str, catalog: tuple[str, ...]) -> tuple[str, str | None, int | None] | None:
     """The compact answer back into (intent, product, quantity); None when it is malformed."""
-    text = text.rstrip("\n")
-    if text.strip() == "other":
-        return "other", None, None
-    match = re.fullmatch(r" (add|remove) (\d+) (.+)", text)
+    text = text.rstrip(END)
+    if text.strip() == INTENT_WORDS[OTHER].strip():
+        return OTHER, None, None
+    match = re.fullmatch(rf" ({_ACTIONS}) (\d+) (.+)", text)
     if not match:
         return None
     intent = WORD_TO_INTENT.get(" " + match.group(1))
@@ -47,7 +68,7 @@ class VLLMBackend:
     name = "vllm"
     confirm_below = 0.0  # set by make_backend
 
-    def __init__(self, url: str, *, model: str = "shopintent", model_name: str = "", max_quantity: int = 999,
+    def __init__(self, url: str, *, model: str = SERVED_MODEL, model_name: str = "", max_quantity: int = MAX_QUANTITY,
                  max_concurrency: int = 64, queue_size: int = 256) -> None:
         self.url = url.rstrip("/")
         self.served_model = model
@@ -94,16 +115,7 @@ class VLLMBackend:
             self._waiting -= len(queries)
 
     def request_body(self, query: Query) -> dict[str, Any]:
-        return {
-            "model": self.served_model,
-            "prompt": catalog_prefix(list(query.catalog)) + query_suffix(query.text),
-            "max_tokens": 96,
-            "temperature": 0.0,
-            "logprobs": 1,
-            "stop": ["\n"],
-            "include_stop_str_in_output": True,
-            "structured_outputs": {"regex": answer_regex(query.catalog, self.max_quantity)},
-        }
+        return request_body(query, self.served_model, self.max_quantity)
 
     async def _one(self, query: Query) -> Result:
         assert self._client is not None

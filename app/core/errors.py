@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,13 +11,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.backends.base import BackendError, InputTooLarge, Overloaded
-
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How the envelope reports an exception raised below the API (e.g. by a backend)."""
+
+    status: int
+    code: str
+    message: Callable[[Exception], str] = str
+    retry_after: bool = False  # send Retry-After: the client may try again shortly
 
 
 def error_response(
@@ -41,7 +51,10 @@ def _clean_details(errors: list[Any]) -> list[dict[str, Any]]:
     return details
 
 
-def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
+def install_error_handlers(app: FastAPI, retry_after_s: int, failures: Mapping[type[Exception], Failure]) -> None:
+    """The envelope for validation, HTTP, ``ApiError``, timeouts and the unexpected, plus ``failures``:
+    the exceptions of the layers below, each with its status and code (the most specific class wins)."""
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = _clean_details(list(exc.errors()))
@@ -58,24 +71,21 @@ def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(request, exc.status, exc.code, exc.message, headers=exc.headers)
 
-    @app.exception_handler(Overloaded)
-    async def _overloaded(request: Request, exc: Overloaded) -> JSONResponse:
-        return error_response(request, 429, "overloaded", f"server busy: {exc}; retry later",
-                              headers={"Retry-After": str(retry_after_s)})
-
-    @app.exception_handler(InputTooLarge)
-    async def _too_large(request: Request, exc: InputTooLarge) -> JSONResponse:
-        return error_response(request, 422, "input_too_large", str(exc))
-
     @app.exception_handler(TimeoutError)
     async def _timeout(request: Request, exc: TimeoutError) -> JSONResponse:
         return error_response(request, 504, "timeout", str(exc) or "the model did not answer in time")
 
-    @app.exception_handler(BackendError)
-    async def _backend(request: Request, exc: BackendError) -> JSONResponse:
-        return error_response(request, 503, "backend_unavailable", str(exc),
-                              headers={"Retry-After": str(retry_after_s)})
+    for exc_class, failure in failures.items():
+        app.add_exception_handler(exc_class, _failure_handler(failure, retry_after_s))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return error_response(request, 500, "internal_error", "unexpected error; see the server log")
+
+
+def _failure_handler(failure: Failure, retry_after_s: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        headers = {"Retry-After": str(retry_after_s)} if failure.retry_after else None
+        return error_response(request, failure.status, failure.code, failure.message(exc), headers=headers)
+
+    return handle

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from app.schemas import LANGUAGES
+from app.domain import LANGUAGES
 
 
 @lru_cache(maxsize=1)

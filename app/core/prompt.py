@@ -10,7 +10,8 @@ to five tokens, most of them forced by the catalog:
     " other" "\\n"
 
 Each piece is tokenized on its own (no BOS), by training and by the server alike, so the model is
-trained on exactly the token sequences the constrained decoder allows.
+trained on exactly the token sequences the constrained decoder allows. The pieces' fixed words
+(intents, "not in catalog", end) are ``app.domain``'s.
 """
 
 from __future__ import annotations
@@ -19,12 +20,9 @@ import json
 import re
 import unicodedata
 
-INTENT_WORDS = {"add_to_cart": " add", "remove_from_cart": " remove", "other": " other"}
-WORD_TO_INTENT = {word: intent for intent, word in INTENT_WORDS.items()}
-NO_PRODUCT = " -"
-END = "\n"
+from app.domain import END, INTENT_WORDS, NO_PRODUCT, OTHER, SHORT_NAMES
+
 ANSWER_CUE = "\nAnswer:"
-PAPER_ACTIONS = {"add_to_cart": "add", "remove_from_cart": "remove"}
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -55,8 +53,8 @@ def product_piece(product: str | None) -> str:
 
 
 def answer_pieces(intent: str, product: str | None, quantity: int | None) -> list[str]:
-    if intent == "other":
-        return [INTENT_WORDS["other"], END]
+    if intent == OTHER:
+        return [INTENT_WORDS[OTHER], END]
     if quantity is None:
         raise ValueError("add/remove answers need a quantity")
     return [INTENT_WORDS[intent], quantity_piece(quantity), product_piece(product), END]
@@ -69,5 +67,5 @@ def paper_prompt(catalog: list[str], text: str) -> str:
 
 def paper_completion(intent: str, product: str | None, quantity: int | None) -> str:
     """``{"action": "add"|"remove", "product": ..., "quantity": N}``; "other" rows get action "other"."""
-    action = PAPER_ACTIONS.get(intent, "other")
+    action = SHORT_NAMES.get(intent, SHORT_NAMES[OTHER])
     return json.dumps({"action": action, "product": product, "quantity": quantity}, ensure_ascii=False)

@@ -7,6 +7,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.domain import INTENTS, OTHER
+
 if TYPE_CHECKING:
     from training.data.generate import DataConfig, Row
 
@@ -50,7 +52,7 @@ def write_card(path: Path, splits: dict[str, list[Row]], config: DataConfig) -> 
     by_intent = count(lambda r: r.intent)
     by_quantity = count(lambda r: _bucket_quantity(r.quantity))
     by_catalog = count(lambda r: _bucket_catalog(len(r.catalog)))
-    by_product = count(lambda r: "in catalog" if r.product else ("missing from catalog" if r.intent != "other" else "n/a (other)"))
+    by_product = count(lambda r: "in catalog" if r.product else ("missing from catalog" if r.intent != OTHER else "n/a (other)"))
     lines = [
         "# Dataset card: shopintent cart commands",
         "",
@@ -71,7 +73,7 @@ def write_card(path: Path, splits: dict[str, list[Row]], config: DataConfig) -> 
         "",
     ]
     lines += _table("Rows by language", by_language, sorted(config.languages))
-    lines += _table("Rows by intent", by_intent, ["add_to_cart", "remove_from_cart", "other"])
+    lines += _table("Rows by intent", by_intent, list(INTENTS))
     lines += _table("Rows by product", by_product, ["in catalog", "missing from catalog", "n/a (other)"])
     lines += _table("Rows by quantity", by_quantity, ["1", "2-5", "6-20", "21+", "null (other)"])
     lines += _table("Rows by catalog size", by_catalog, ["3-7", "8-13", "14-20"])

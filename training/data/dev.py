@@ -10,7 +10,8 @@ training or test banks.
 
 from __future__ import annotations
 
-from training.data.products import LANGUAGES, SurfaceForm, parse_form_table
+from app.domain import LANGUAGES
+from training.data.products import SurfaceForm, parse_form_table
 
 # Catalog name -> one form per language, "singular/plural" as in products.py.
 _FORMS = """

@@ -12,27 +12,25 @@ it is the split for choosing checkpoints and decoding settings.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
+from app.domain import ADD, LANGUAGES, OTHER, REMOVE, SHORT_NAMES
 from training.config import load_config
 from training.data import dev as dev_bank
 from training.data.card import write_card
 from training.data.open_products import HELD_OUT, OPEN_PRODUCTS
 from training.data.open_translations import TRANSLATIONS
 from training.data.phrases import BANKS, EMOJI, Bank, is_held_out
-from training.data.products import LANGUAGES, PRODUCTS, Product, SurfaceForm
+from training.data.products import PRODUCTS, Product, SurfaceForm
 from training.data.siblings import TRAIN_ONLY
+from training.jsonl import write_jsonl
 
-INTENTS = ("add_to_cart", "remove_from_cart", "other")
 SPLITS = ("train", "val", "test", "dev")
-INTENT_KEYS = {"add_to_cart": "add", "remove_from_cart": "remove", "other": "other"}
 
 
 @dataclass
@@ -42,7 +40,7 @@ class DataConfig:
     sizes: dict[str, int] = field(default_factory=lambda: {"train": 6000, "val": 600, "test": 1800, "dev": 900})
     languages: tuple[str, ...] = LANGUAGES
     intent_weights: dict[str, float] = field(
-        default_factory=lambda: {"add_to_cart": 0.5, "remove_from_cart": 0.3, "other": 0.2}
+        default_factory=lambda: {ADD: 0.5, REMOVE: 0.3, OTHER: 0.2}
     )
     catalog_min: int = 3
     catalog_max: int = 20
@@ -193,13 +191,13 @@ class Generator:
     # -- rows ------------------------------------------------------------------------------
     def templates(self, language: str, intent: str, split: str) -> list[str]:
         if split == "dev":
-            return list(dev_bank.TEMPLATES[language][INTENT_KEYS[intent]])
+            return list(dev_bank.TEMPLATES[language][SHORT_NAMES[intent]])
         bank = BANKS[language]
-        pool = {"add_to_cart": bank.add, "remove_from_cart": bank.remove, "other": bank.other}[intent]
+        pool = {ADD: bank.add, REMOVE: bank.remove, OTHER: bank.other}[intent]
         held = split == "test"
         chosen = [t for i, t in enumerate(pool) if is_held_out(i) == held]
         if not held:
-            chosen += TRAIN_ONLY[language][INTENT_KEYS[intent]]
+            chosen += TRAIN_ONLY[language][SHORT_NAMES[intent]]
         return chosen
 
     def fill(self, template: str, language: str, split: str, target: Product, catalog: dict[str, str],
@@ -274,8 +272,8 @@ class Generator:
             target = rng.choice(self.dev_products)
         else:
             target = rng.choice(PRODUCTS)
-        missing = intent != "other" and rng.random() < cfg.p_missing_product
-        include_target = not missing and (intent != "other" or rng.random() < 0.7)
+        missing = intent != OTHER and rng.random() < cfg.p_missing_product
+        include_target = not missing and (intent != OTHER or rng.random() < 0.7)
         catalog_list, catalog = self.make_catalog(target, include_target)
         quantity = self.draw_quantity()
         template = rng.choice(self.templates(language, intent, split))
@@ -294,8 +292,8 @@ class Generator:
             text=text,
             catalog=catalog_list,
             intent=intent,
-            product=None if intent == "other" or missing else catalog[target.name],
-            quantity=None if intent == "other" else quantity,
+            product=None if intent == OTHER or missing else catalog[target.name],
+            quantity=None if intent == OTHER else quantity,
             tags=sorted(self.tags),
         )
 
@@ -324,17 +322,6 @@ def generate(config: DataConfig) -> dict[str, list[Row]]:
     return {name: splits[name] for name in SPLITS if name in splits}
 
 
-def write_jsonl(path: Path, rows: list[Row]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    with Path(path).open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="training/configs/data.yaml")
@@ -355,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     splits = generate(config)
     for name, rows in splits.items():
-        write_jsonl(out / f"{name}.jsonl", rows)
+        write_jsonl(out / f"{name}.jsonl", (asdict(row) for row in rows))
     write_card(out / "CARD.md", splits, config)
     counts = ", ".join(f"{name} {len(rows)}" for name, rows in splits.items())
     print(f"wrote {out}/{{{','.join(splits)}}}.jsonl ({counts}) and {out}/CARD.md")

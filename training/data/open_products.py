@@ -8,7 +8,8 @@ Every third name is held out: it appears only in the test split (tag ``unseen_pr
 
 from __future__ import annotations
 
-from training.data.products import LANGUAGES, Product, SurfaceForm
+from app.domain import LANGUAGES
+from training.data.products import Product, SurfaceForm
 
 _NAMES = """
 Quinoa|Chia Seeds|Basmati Rice|Sourdough Bread|Bagels|Tortilla Wraps|Hummus|Guacamole|Salsa Dip|Pesto

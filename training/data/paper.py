@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from app.core.prompt import paper_completion, paper_prompt
+from app.domain import OTHER
 
 
 def export_paper(rows: Iterable[Any], out: Path, include_other: bool = False) -> Path:
     with Path(out).open("w", encoding="utf-8") as f:
         for row in rows:
             record = asdict(row) if is_dataclass(row) else dict(row)
-            if record["intent"] == "other" and not include_other:
+            if record["intent"] == OTHER and not include_other:
                 continue
             f.write(json.dumps({
                 "prompt": paper_prompt(record["catalog"], record["text"]),
@@ -33,7 +34,7 @@ def export_paper(rows: Iterable[Any], out: Path, include_other: bool = False) ->
 
 
 def main() -> None:
-    from training.data.generate import read_jsonl
+    from training.jsonl import read_jsonl
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source")

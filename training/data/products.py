@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-LANGUAGES = ("en", "hr", "es", "de", "fr", "it")
+from app.domain import LANGUAGES
 
 _TABLE = """
 Apples | 1kg bag; 6 pack | apple | apple/apples, red apple/red apples, appel/appels | jabuku/jabuka, jabučicu/jabučica, jabuke/jabuka | manzana/manzanas, manzanita/manzanitas | Apfel/Äpfel, Äpfelchen/Äpfelchen | pomme/pommes, pommes rouges/pommes rouges | mela/mele, mele rosse/mele rosse

@@ -6,12 +6,12 @@ import time
 
 from fastapi import APIRouter, Depends
 
-from app.api.deps import BackendDep, SettingsDep
+from app.api.deps import BackendDep, BatchBody, ClassifyBody, SettingsDep
 from app.backends.base import Backend, BackendError, Query, Result, check_result
 from app.core import metrics
 from app.core.language import detect_language
 from app.core.security import authorize
-from app.schemas import BatchRequest, BatchResponse, ClassifyRequest, ErrorResponse, Prediction
+from app.schemas import BatchResponse, ClassifyRequest, ErrorResponse, Prediction
 
 router = APIRouter(tags=["classify"], dependencies=[Depends(authorize)])
 
@@ -56,13 +56,14 @@ async def _classify(backend: Backend, items: list[ClassifyRequest], timeout_s: f
     return predictions
 
 
+# The backend comes before the body: a server still loading answers 503, whatever the body.
 @router.post("/classify", response_model=Prediction, responses=ERRORS)
-async def classify(body: ClassifyRequest, backend: BackendDep, settings: SettingsDep) -> Prediction:
+async def classify(backend: BackendDep, settings: SettingsDep, body: ClassifyBody) -> Prediction:
     """Intent, exact catalog product and quantity of one shopper message."""
     return (await _classify(backend, [body], settings.request_timeout_s, settings.max_quantity))[0]
 
 
 @router.post("/classify/batch", response_model=BatchResponse, responses=ERRORS)
-async def classify_batch(body: BatchRequest, backend: BackendDep, settings: SettingsDep) -> BatchResponse:
+async def classify_batch(backend: BackendDep, settings: SettingsDep, body: BatchBody) -> BatchResponse:
     """Up to 64 messages in one call; results come back in order."""
     return BatchResponse(results=await _classify(backend, body.items, settings.request_timeout_s, settings.max_quantity))

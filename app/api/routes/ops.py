@@ -8,7 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from app.api.deps import BackendDep, SettingsDep
 from app.core.errors import ApiError
 from app.core.lifecycle import DRAINING
-from app.schemas import LANGUAGES, Info
+from app.domain import INTENTS, LANGUAGES
+from app.schemas import Info
 
 router = APIRouter(tags=["operations"])
 
@@ -37,7 +38,7 @@ async def info(backend: BackendDep, settings: SettingsDep) -> Info:
         base=backend.base,
         adapter=backend.adapter,
         languages=list(LANGUAGES),
-        intents=["add_to_cart", "remove_from_cart", "other"],
+        intents=list(INTENTS),
         max_catalog_items=settings.max_catalog_items,
         max_text_chars=settings.max_text_chars,
         confirm_below=backend.confirm_below,
