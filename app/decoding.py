@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.prompt import product_piece, quantity_piece
 from app.domain import END, INTENT_WORDS, OTHER
+from app.prompt import product_piece, quantity_piece
 
 Tokenize = Callable[[str], list[int]]
 

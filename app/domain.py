@@ -26,7 +26,7 @@ Language = Literal["en", "hr", "es", "de", "fr", "it"]
 LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 
 # -- the compact answer: ``intent [quantity product] end``, each piece tokenized on its own -------
-# The model was trained on exactly these pieces (see app.core.prompt): changing one needs retraining.
+# The model was trained on exactly these pieces (see app.prompt): changing one needs retraining.
 INTENT_WORDS: Final[dict[str, str]] = {ADD: " add", REMOVE: " remove", OTHER: " other"}
 WORD_TO_INTENT: Final[dict[str, str]] = {word: intent for intent, word in INTENT_WORDS.items()}
 NO_PRODUCT: Final = " -"  # the product piece of an action on a product the catalog lacks

@@ -225,7 +225,7 @@ def service(variant: Variant) -> Iterator[Loaded]:
 @contextmanager
 def llama_server(variant: Variant) -> Iterator[Loaded]:
     """Peer: llama.cpp's llama-server, prompt cache on, the compact answer held to ``compact_gbnf``."""
-    from app.core.prompt import catalog_prefix, query_suffix
+    from app.prompt import catalog_prefix, query_suffix
 
     def start(port: int, log: Any) -> subprocess.Popen[bytes]:
         cmd = [str(LLAMA_SERVER), "-m", variant.model, "--port", str(port), "-t", "2", "-c", "16384", "-np", "16",

@@ -67,7 +67,7 @@ def study_style(bodies: list[dict[str, Any]], model_path: str, lora_path: str | 
     import llama_cpp
     from llama_cpp import Llama, LlamaGrammar
 
-    from app.core.prompt import paper_prompt
+    from app.prompt import paper_prompt
 
     llm = Llama(model_path, lora_path=lora_path, n_ctx=2048, n_threads=2, verbose=False)
     latencies = []

@@ -7,8 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.prompt import answer_pieces
 from app.decoding import AnswerDecoder, Grammar, build_product_trie
+from app.prompt import answer_pieces
 
 
 class CharTokenizer:
@@ -118,7 +118,7 @@ def test_draft_predicts_the_forced_path_and_marks_decisions() -> None:
 
 
 def test_quantity_guess() -> None:
-    from app.core.numbers import guess_quantity
+    from app.numbers import guess_quantity
 
     assert guess_quantity("add 3 eggs, no wait, make it 12", 999) == 12
     assert guess_quantity("dodaj dva jastuka", 999) == 2

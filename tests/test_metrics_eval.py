@@ -59,7 +59,7 @@ def test_expected_calibration_error() -> None:
 def test_isotonic_calibration_is_monotone_and_reduces_ece() -> None:
     import random
 
-    from app.core.calibration import Calibrator, fit_isotonic
+    from app.calibration import Calibrator, fit_isotonic
 
     rng = random.Random(0)
     confs = [rng.random() for _ in range(2000)]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from app.artifacts import resolve
-from app.core.calibration import fit_isotonic
+from app.calibration import fit_isotonic
 from app.domain import OTHER
 from training.evaluate import predict
 from training.jsonl import read_jsonl

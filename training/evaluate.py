@@ -23,7 +23,7 @@ from tqdm import tqdm
 from app.artifacts import load_manifest, resolve
 from app.backends.base import Query
 from app.backends.llamacpp import LlamaCppBackend
-from app.core.calibration import Calibrator
+from app.calibration import Calibrator
 from training.jsonl import read_jsonl
 from training.metrics import compute, coverage_curve, selective
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.core.prompt import answer_pieces, catalog_prefix, query_suffix
+from app.prompt import answer_pieces, catalog_prefix, query_suffix
 from training.config import load_config
 from training.jsonl import read_jsonl
 from training.train import TrainConfig

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.prompt import answer_pieces, catalog_prefix, paper_completion, paper_prompt, query_suffix
+from app.prompt import answer_pieces, catalog_prefix, paper_completion, paper_prompt, query_suffix
 from training.config import load_config
 from training.jsonl import read_jsonl
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core import metrics
-from app.core.numbers import guess_quantity
-from app.core.prompt import quantity_piece
 from app.decoding import AnswerDecoder, Tokenize
+from app.numbers import guess_quantity
+from app.prompt import quantity_piece
 
 if TYPE_CHECKING:
     from app.backends.llama_context import Entry

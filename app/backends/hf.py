@@ -18,8 +18,8 @@ from typing import Any
 from app.backends.base import BackendError, ModelLoadError, Query, Result
 from app.backends.queued import Job, QueuedBackend
 from app.core import metrics
-from app.core.prompt import catalog_prefix, query_suffix
 from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
+from app.prompt import catalog_prefix, query_suffix
 
 
 class HFBackend(QueuedBackend):

@@ -32,10 +32,10 @@ from app.backends.drafting import Lane
 from app.backends.kv_manager import KVManager, Lease, Prefix
 from app.backends.llama_context import Entry, LlamaContext, LlamaModel
 from app.backends.queued import Job, QueuedBackend
+from app.calibration import Calibrator
 from app.core import metrics
-from app.core.calibration import Calibrator
-from app.core.prompt import catalog_prefix, query_suffix
 from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
+from app.prompt import catalog_prefix, query_suffix
 
 log = logging.getLogger("shopintent.llamacpp")
 

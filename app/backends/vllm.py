@@ -18,8 +18,8 @@ import httpx
 
 from app.backends.base import BackendError, Overloaded, Query, Result, check_result
 from app.core import metrics
-from app.core.prompt import catalog_prefix, query_suffix
 from app.domain import ACTIONS, END, INTENT_WORDS, NO_PRODUCT, OTHER, WORD_TO_INTENT
+from app.prompt import catalog_prefix, query_suffix
 
 SERVED_MODEL = "shopintent"  # the name our vLLM servers serve the model under (--served-model-name)
 MAX_QUANTITY = 999  # the service's default bound (Settings.max_quantity)

@@ -16,8 +16,8 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.prompt import paper_completion, paper_prompt
 from app.domain import OTHER
+from app.prompt import paper_completion, paper_prompt
 
 
 def export_paper(rows: Iterable[Any], out: Path, include_other: bool = False) -> Path:

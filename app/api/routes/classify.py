@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends
 from app.api.deps import BackendDep, BatchBody, ClassifyBody, SettingsDep
 from app.backends.base import Backend, BackendError, Query, Result, check_result
 from app.core import metrics
-from app.core.language import detect_language
 from app.core.security import authorize
+from app.language import detect_language
 from app.schemas import BatchResponse, ClassifyRequest, ErrorResponse, Prediction
 
 router = APIRouter(tags=["classify"], dependencies=[Depends(authorize)])
