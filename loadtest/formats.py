@@ -162,11 +162,14 @@ def shipped_biases() -> tuple[float, float]:
 @contextmanager
 def llamacpp_engine(variant: Variant) -> Iterator[Loaded]:
     """A GGUF file (and runtime LoRA) in our llama.cpp backend, in this process."""
+    from app.backends.engine import engine_config
     from app.backends.llamacpp import LlamaCppBackend
+    from app.core.config import Settings
 
     bias, other = shipped_biases()
-    backend = LlamaCppBackend(Path(variant.model), Path(variant.lora) if variant.lora else None, draft=False,
-                              no_product_bias=bias, other_bias=other)
+    backend = LlamaCppBackend(engine_config(Settings(
+        model_path=Path(variant.model), lora_path=Path(variant.lora) if variant.lora else None, draft=False,
+        no_product_bias=bias, other_bias=other)))
     with in_process(backend, variant) as loaded:
         yield loaded
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,16 +39,28 @@ def served_model():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def llama_backend(served_model):  # type: ignore[no-untyped-def]
     """One real engine for the whole session (loading costs about a second)."""
+    from app.backends.engine import engine_config
     from app.backends.llamacpp import LlamaCppBackend
 
-    backend = LlamaCppBackend(
-        served_model.model_path, served_model.lora_path, model_name=served_model.name,
-        fmt=served_model.format, base=served_model.base, threads=2, queue_size=1024,
-        no_product_bias=served_model.no_product_bias, other_bias=served_model.other_bias, draft=True,
-    )
+    # The serving configuration with raw confidences and no confirmation flag, which the tests check.
+    config = engine_config(Settings(model_manifest=MANIFEST, threads=2, queue_size=1024, draft=True))
+    backend = LlamaCppBackend(replace(config, calibration=None, confirm_below=0.0))
     backend.start()
     yield backend
     backend.close()
+
+
+@pytest.fixture(scope="session")
+def engine_config_for():  # type: ignore[no-untyped-def]
+    """``engine_config_for(model_path=..., draft=False)``: an engine configured the way the service
+    configures one (app.backends.engine), from these settings; ``dataclasses.replace`` the result for
+    what Settings would refuse (a missing file, in the failure tests)."""
+    from app.backends.engine import engine_config
+
+    def build(**settings):  # type: ignore[no-untyped-def]
+        return engine_config(Settings(**settings))
+
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -168,12 +168,15 @@ def test_predicted_wait_over_40_percent_of_the_deadline_is_shed_at_once() -> Non
     assert time.perf_counter() - started < 0.01
 
 
-def test_admission_prices_a_request_by_its_work() -> None:
+def test_admission_prices_a_request_by_its_work(engine_config_for) -> None:  # type: ignore[no-untyped-def]
     """A catalog the prefix cache lacks costs its tokens; a cached one costs only the text."""
+    from dataclasses import replace
+
     from app.backends.base import Query
     from app.backends.llamacpp import LlamaCppBackend
 
-    backend = LlamaCppBackend(Path("unused.gguf"), warmup=False)
+    config = engine_config_for(warmup=False)
+    backend = LlamaCppBackend(replace(config, model_path=Path("unused.gguf")))
     catalog = tuple(f"Product number {i} (500 g)" for i in range(15))
     cold = backend.cost(Query("add two of product 3", catalog))
     backend._prefixes[catalog] = None  # type: ignore[assignment]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import string
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -75,13 +76,13 @@ def test_parallel_results_equal_serial(llama_backend: LlamaCppBackend) -> None:
     assert sum(a == b for a, b in zip(key, got, strict=True)) >= 0.9 * len(queries)
 
 
-def test_drafting_changes_no_answer(llama_backend: LlamaCppBackend, served_model) -> None:  # type: ignore[no-untyped-def]
+def test_drafting_changes_no_answer(llama_backend: LlamaCppBackend, engine_config_for) -> None:  # type: ignore[no-untyped-def]
     """Drafted answers (the session backend drafts when idle) are the model's own: a backend that
     never drafts gives the same confident answers, in more model calls."""
     rows = [json.loads(line) for line in Path("data/test.jsonl").read_text(encoding="utf-8").splitlines()[100:140]]
     queries = [Query(r["text"], tuple(r["catalog"])) for r in rows]
-    plain = LlamaCppBackend(served_model.model_path, served_model.lora_path, threads=2, draft=False, warmup=False,
-                            no_product_bias=served_model.no_product_bias, other_bias=served_model.other_bias)
+    config = engine_config_for(threads=2, draft=False, warmup=False)
+    plain = LlamaCppBackend(replace(config, calibration=None))  # as the session backend: raw confidences
     plain.start()
     try:
         undrafted = [plain.classify_sync([q])[0] for q in queries]
@@ -172,20 +173,21 @@ def test_metrics_families_exposed(client: TestClient) -> None:
     assert 'le="0.005"' in text and 'le="10.0"' in text
 
 
-def test_bad_model_files_fail_fast(tmp_path: Path) -> None:
+def test_bad_model_files_fail_fast(tmp_path: Path, engine_config_for) -> None:  # type: ignore[no-untyped-def]
     from app.backends.base import ModelLoadError
 
-    missing = LlamaCppBackend(tmp_path / "nope.gguf")
+    config = engine_config_for(warmup=False)
+    missing = LlamaCppBackend(replace(config, model_path=tmp_path / "nope.gguf"))
     with pytest.raises(ModelLoadError, match="does not exist"):
         missing.start()
     wrong = tmp_path / "wrong.gguf"
     wrong.write_bytes(b"PK\x03\x04 not a gguf")
     with pytest.raises(ModelLoadError, match="not a GGUF"):
-        LlamaCppBackend(wrong).start()
+        LlamaCppBackend(replace(config, model_path=wrong)).start()
     truncated = tmp_path / "truncated.gguf"
     truncated.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64)
     with pytest.raises(ModelLoadError):
-        LlamaCppBackend(truncated).start()
+        LlamaCppBackend(replace(config, model_path=truncated)).start()
 
 
 def _fail_first_decode(backend: LlamaCppBackend, fault):  # type: ignore[no-untyped-def]

@@ -24,15 +24,16 @@ def test_merged_file_layout(served_model) -> None:  # type: ignore[no-untyped-de
     assert served_model.lora_path is None
 
 
-def test_merged_answers_match_the_runtime_adapter(llama_backend) -> None:  # type: ignore[no-untyped-def]
+def test_merged_answers_match_the_runtime_adapter(llama_backend, engine_config_for) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
     from conftest import MANIFEST
 
-    from app.artifacts import resolve
     from app.backends.llamacpp import LlamaCppBackend
 
-    unmerged = resolve(MANIFEST, merge=False)
-    runtime = LlamaCppBackend(unmerged.model_path, unmerged.lora_path, threads=2, warmup=False,  # same decoding
-                              no_product_bias=unmerged.no_product_bias, other_bias=unmerged.other_bias)
+    # The base with the adapter applied at run time, decoded as the session backend decodes.
+    config = engine_config_for(model_manifest=MANIFEST, merge_adapter=False, threads=2, warmup=False)
+    runtime = LlamaCppBackend(replace(config, calibration=None, confirm_below=0.0))
     runtime.start()
     try:
         rows = random.Random(5).sample(read_jsonl("data/val.jsonl"), 60)

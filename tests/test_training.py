@@ -14,7 +14,9 @@ pytestmark = pytest.mark.slow
 
 def test_tiny_run_trains_exports_and_serves(tmp_path: Path) -> None:
     from app.backends.base import Query, check_result
+    from app.backends.engine import engine_config
     from app.backends.llamacpp import LlamaCppBackend
+    from app.core.config import Settings
     from app.core.models import packaged_gguf
     from training.config import load_config
     from training.export import convert_adapter
@@ -28,7 +30,8 @@ def test_tiny_run_trains_exports_and_serves(tmp_path: Path) -> None:
     assert len(log) == config.steps and all(r["loss"] > 0 for r in log)
     gguf = convert_adapter(adapter_dir, hf_dir(config.base), tmp_path / "adapter.gguf")
     assert gguf.stat().st_size > 1_000_000
-    backend = LlamaCppBackend(packaged_gguf(config.base), gguf, warmup=False)
+    backend = LlamaCppBackend(engine_config(Settings(model_path=Path(packaged_gguf(config.base)), lora_path=gguf,
+                                                     warmup=False)))
     backend.start()
     try:
         catalog = ("Milk", "Bread")
@@ -41,8 +44,10 @@ def test_tiny_run_trains_exports_and_serves(tmp_path: Path) -> None:
 def test_hf_and_gguf_agree_on_fixed_inputs() -> None:
     """The shipped adapter, in fp32 HF and as Q4_K_M base + GGUF adapter, on the same 60 rows."""
     from app.backends.base import Query
+    from app.backends.engine import engine_config
     from app.backends.hf import HFBackend
     from app.backends.llamacpp import LlamaCppBackend
+    from app.core.config import Settings
     from app.core.models import packaged_gguf
     from training.models import hf_dir
 
@@ -52,7 +57,9 @@ def test_hf_and_gguf_agree_on_fixed_inputs() -> None:
     queries = [Query(r["text"], tuple(r["catalog"])) for r in rows]
     hf = HFBackend(hf_dir("gemma3-270m"), "runs/gemma3-270m/adapter", dtype="float32", warmup=False)
     hf.start()
-    gguf = LlamaCppBackend(packaged_gguf("gemma3-270m"), "artifacts/gemma3-270m-cart/adapter.gguf", warmup=False)
+    gguf = LlamaCppBackend(engine_config(Settings(model_path=Path(packaged_gguf("gemma3-270m")),
+                                                  lora_path=Path("artifacts/gemma3-270m-cart/adapter.gguf"),
+                                                  warmup=False)))
     gguf.start()
     try:
         a = hf.classify_sync(queries, 600)

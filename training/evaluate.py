@@ -22,8 +22,10 @@ from tqdm import tqdm
 
 from app.artifacts import load_manifest, resolve
 from app.backends.base import Query
+from app.backends.engine import engine_config
 from app.backends.llamacpp import LlamaCppBackend
 from app.calibration import Calibrator
+from app.core.config import Settings
 from training.jsonl import read_jsonl
 from training.metrics import compute, coverage_curve, selective
 
@@ -40,8 +42,10 @@ def predict(model_path: Path, lora_path: Path | None, rows: list[dict[str, Any]]
                             queue_size=len(rows) + 1, warmup=False, no_product_bias=no_product_bias,
                             other_bias=other_bias)
     else:
-        backend = LlamaCppBackend(model_path, lora_path, threads=threads, queue_size=len(rows) + 1, warmup=False,
-                                  no_product_bias=no_product_bias, other_bias=other_bias)
+        # The serving engine's configuration (app.backends.engine), on this file, with raw confidences.
+        backend = LlamaCppBackend(engine_config(Settings(
+            model_path=model_path, lora_path=lora_path, threads=threads, queue_size=len(rows) + 1, warmup=False,
+            no_product_bias=no_product_bias, other_bias=other_bias)))
     backend.start()
     try:
         started = time.perf_counter()

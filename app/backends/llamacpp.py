@@ -24,11 +24,11 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from app.backends import drafting
 from app.backends.base import BackendError, InputTooLarge, Query, Result
 from app.backends.drafting import Lane
+from app.backends.engine import EngineConfig
 from app.backends.kv_manager import KVManager, Lease, Prefix
 from app.backends.llama_context import Entry, LlamaContext, LlamaModel
 from app.backends.queued import Job, QueuedBackend
@@ -93,51 +93,30 @@ def _depth(node: Node) -> int:
 class LlamaCppBackend(QueuedBackend):
     name = "llamacpp"
 
-    def __init__(
-        self,
-        model_path: Path,
-        lora_path: Path | None = None,
-        *,
-        model_name: str = "",
-        fmt: str = "gguf",
-        base: str | None = None,
-        threads: int = 2,
-        max_batch: int = 16,
-        batch_tokens: int = 512,
-        cache_mb: int = 64,
-        cache_slots: int = 32,
-        max_catalog_tokens: int = 2048,
-        max_query_tokens: int = 256,
-        max_quantity: int = 999,
-        queue_size: int = 256,
-        warmup: bool = True,
-        draft: bool = True,
-        draft_max_active: int = 2,
-        calibration: dict[str, list[float]] | None = None,
-        no_product_bias: float = 0.0,
-        other_bias: float = 0.0,
-    ) -> None:
-        self.model_path = Path(model_path)
-        self.lora_path = Path(lora_path) if lora_path else None
-        self.model_name = model_name or self.model_path.stem
-        self.format = fmt
-        self.base = base
-        self.adapter = self.lora_path.name if self.lora_path else None
-        self.threads = threads
-        self.max_batch = max_batch
-        self.batch_tokens = batch_tokens
-        self.cache_mb = cache_mb
-        self.cache_slots = cache_slots
-        self.max_catalog_tokens = max_catalog_tokens
-        self.max_query_tokens = max_query_tokens
-        self.max_quantity = max_quantity
-        self.warmup = warmup
-        self.draft = draft
-        self.draft_max_active = draft_max_active
-        self.calibrator = Calibrator(calibration["x"], calibration["y"]) if calibration else None
-        self.no_product_bias = no_product_bias
-        self.other_bias = other_bias
-        super().__init__(queue_size)
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.model_path = config.model_path
+        self.lora_path = config.lora_path
+        self.model_name = config.model_name or config.model_path.stem
+        self.format = config.format
+        self.base = config.base
+        self.adapter = config.lora_path.name if config.lora_path else None
+        self.threads = config.threads
+        self.max_batch = config.max_batch
+        self.batch_tokens = config.batch_tokens
+        self.cache_mb = config.cache_mb
+        self.cache_slots = config.cache_slots
+        self.max_catalog_tokens = config.max_catalog_tokens
+        self.max_query_tokens = config.max_query_tokens
+        self.max_quantity = config.max_quantity
+        self.warmup = config.warmup
+        self.draft = config.draft
+        self.draft_max_active = config.draft_max_active
+        self.calibrator = Calibrator(config.calibration["x"], config.calibration["y"]) if config.calibration else None
+        self.no_product_bias = config.no_product_bias
+        self.other_bias = config.other_bias
+        self.confirm_below = config.confirm_below
+        super().__init__(config.queue_size)
         self._active: list[_Job] = []
         self._deferred: list[_Job] = []
         self._model: LlamaModel | None = None

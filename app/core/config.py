@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=16, ge=1, le=128, description="Requests decoded together in one step.")
     batch_tokens: int = Field(default=256, ge=32, le=8192, description="Tokens per llama.cpp decode call.")
     cache_mb: int = Field(default=32, ge=1, le=16384, description="Prefix (catalog) KV cache bound, in MB.")
+    cache_slots: int = Field(default=32, ge=1, le=1024, description="Catalog prefixes cached at most (one "
+                             "llama.cpp sequence each); 20 catalogs that rotate thrashed 16.")
     max_catalog_tokens: int = Field(default=2048, ge=64, le=32768)
     max_query_tokens: int = Field(default=256, ge=16, le=4096, description="Longer texts keep head and tail.")
     max_quantity: int = Field(default=999, ge=1, le=99999)

@@ -1,0 +1,92 @@
+"""The CPU engine's configuration: one object, built in one place from the settings and the manifest.
+
+``Settings`` (app/core/config.py) holds every default; ``engine_config(settings)`` resolves the model
+the settings name (the manifest's served file with its fitted decoding, or an explicit GGUF) and
+returns the ``EngineConfig`` that ``LlamaCppBackend`` takes whole. The service, evaluation, the
+benchmarks and the tests all build their engine this way, so they measure the engine that serves:
+
+    engine_config(Settings())                                   # what `make run` serves
+    engine_config(Settings(threads=2, queue_size=2000, warmup=False))
+    engine_config(Settings(model_path=Path("x.gguf"), lora_path=Path("a.gguf")))  # a file, no manifest
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # -- the model ---------------------------------------------------------------------------
+    model_path: Path
+    lora_path: Path | None
+    model_name: str
+    format: str
+    base: str | None
+    # -- decoding fitted with the model (training.calibrate) ---------------------------------
+    calibration: dict[str, list[float]] | None  # isotonic map raw -> calibrated confidence; None: raw
+    no_product_bias: float  # nats added to "not in catalog" where the product is chosen
+    other_bias: float  # nats added to "other" at the intent decision
+    confirm_below: float  # calibrated confidence under which answers are flagged; 0: never
+    # -- the engine (meaning and units in Settings) -------------------------------------------
+    threads: int
+    max_batch: int
+    batch_tokens: int
+    cache_mb: int
+    cache_slots: int
+    max_catalog_tokens: int
+    max_query_tokens: int
+    max_quantity: int
+    queue_size: int
+    warmup: bool
+    draft: bool
+    draft_max_active: int
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    """The engine the settings describe. An explicit ``model_path`` is served as it is (no manifest,
+    no calibration); otherwise the manifest's model, with the adapter folded in unless
+    ``merge_adapter`` is off or an explicit ``lora_path`` replaces the manifest's adapter."""
+    from app.artifacts import resolve
+
+    calibration: dict[str, list[float]] | None = None
+    no_product, other, confirm = 0.0, 0.0, 0.0
+    if settings.model_path is not None:
+        model_path, lora_path = settings.model_path, settings.lora_path
+        name, fmt, base = settings.model_name or settings.model_path.stem, "gguf", None
+    else:
+        served = resolve(settings.model_manifest, merge=settings.merge_adapter and settings.lora_path is None)
+        model_path, lora_path = served.model_path, settings.lora_path or served.lora_path
+        name, fmt, base = settings.model_name or served.name, served.format, served.base
+        if settings.lora_path is None:  # the fitted values belong to the manifest's adapter only
+            calibration = served.calibration
+            no_product, other = served.no_product_bias, served.other_bias
+            confirm = served.confirm_below if calibration is not None else 0.0
+    return EngineConfig(
+        model_path=Path(model_path),
+        lora_path=Path(lora_path) if lora_path else None,
+        model_name=name,
+        format=fmt,
+        base=base,
+        calibration=calibration,
+        no_product_bias=no_product if settings.no_product_bias is None else settings.no_product_bias,
+        other_bias=other if settings.other_bias is None else settings.other_bias,
+        confirm_below=confirm if settings.confirm_below is None else settings.confirm_below,
+        threads=settings.threads,
+        max_batch=settings.max_batch,
+        batch_tokens=settings.batch_tokens,
+        cache_mb=settings.cache_mb,
+        cache_slots=settings.cache_slots,
+        max_catalog_tokens=settings.max_catalog_tokens,
+        max_query_tokens=settings.max_query_tokens,
+        max_quantity=settings.max_quantity,
+        queue_size=settings.queue_size,
+        warmup=settings.warmup,
+        draft=settings.draft,
+        draft_max_active=settings.draft_max_active,
+    )
