@@ -3,10 +3,10 @@
     python -m app.artifacts check     # locate the base, verify both checksums, build the served file
 
 By default the adapter is folded into the base once (``app.merge``: the adapted weights at Q8_0,
-the tied embedding / LM head at Q4_0, pure numpy, ~15 s) and the result is cached under
-``models/served/``, keyed by both checksums. A warm request on it is ~40% faster than the base
-with the adapter applied at run time, at the same accuracy (``reports/eval.md``). Requantizing a
-whole merge to Q4_K_M would erase the fine-tune (0.99 -> 0.37 in a test here); this does not.
+the tied embedding / LM head at Q4_0, pure numpy) and the result is cached under ``models/served/``,
+keyed by both checksums. The merged file spares every request the runtime adapter's extra matrix
+products, and keeps what requantizing a whole merge to Q4_K_M would lose of the fine-tune
+(``app.merge`` says why; the measurements are in docs/results.md).
 ``SHOPINTENT_MERGE_ADAPTER=false`` serves the base + runtime adapter instead.
 """
 
@@ -21,6 +21,9 @@ from typing import Any
 
 from app.core.models import packaged_gguf
 
+# The shipped model. Relative: the service, the tools and the images run from the project's root
+# (the Dockerfiles, the Makefile and scripts/ spell this path out too).
+DEFAULT_MANIFEST = Path("artifacts/gemma3-270m-cart/manifest.json")
 STAMP_DIR = Path("models/.verified")
 SERVED_DIR = Path("models/served")
 MERGED_LAYOUT = "blocks-q8_0+embedding-q4_0"  # what app.merge writes; part of the cache key
@@ -136,7 +139,7 @@ def resolve(manifest_path: Path, merge: bool = False) -> ServedModel:
 
 def main(argv: list[str]) -> int:
     args = [a for a in argv if a not in ("check", "--no-merge")]
-    manifest = Path(args[0]) if args else Path("artifacts/gemma3-270m-cart/manifest.json")
+    manifest = Path(args[0]) if args else DEFAULT_MANIFEST
     served = resolve(manifest, merge="--no-merge" not in argv)
     print(f"model   {served.name} ({served.format})")
     print(f"file    {served.model_path}")

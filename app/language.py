@@ -18,6 +18,7 @@ def _identifier() -> Any:
 
 
 def detect_language(text: str) -> str:
-    """ISO 639-1 code among ours (about 0.05 ms; 96% right on our short test texts)."""
+    """ISO 639-1 code among ours (py3langid, restricted to them). On a text of a few words it is a
+    guess: a client that knows the shopper's language sends ``language`` and skips it."""
     code, _probability = _identifier().classify(text)
     return str(code)

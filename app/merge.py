@@ -1,15 +1,15 @@
 """Fold the LoRA adapter into the base GGUF, without torch: the served model file.
 
-    python -m app.merge BASE.gguf ADAPTER.gguf OUT.gguf      # about 30 s on 2 cores
+    python -m app.merge BASE.gguf ADAPTER.gguf OUT.gguf
 
-llama.cpp applies a runtime LoRA as extra matrix products in every layer: on Gemma 3 270M that
-made a warm request ~40% slower than the same weights merged (measured: p50 100 vs 60-73 ms).
-Merging naively, then requantizing to Q4_K_M, erases the fine-tune: the LoRA delta is smaller
-than one 4-bit step (accuracy 0.99 -> 0.37 in a test here). So only the weights the adapter
-touches change: each is dequantized, gets ``alpha / rank * B @ A`` added, and is stored at Q8_0,
-fine enough to keep the delta. The tied token embedding (also the LM head, most of the file) can
-be requantized (``embedding_type``; the service uses Q4_0, whose repacked kernels make the LM head
-cheap); everything else is copied byte for byte. Pure numpy through llama.cpp's own gguf-py.
+llama.cpp applies a runtime LoRA as extra matrix products in every layer, which a merged file
+does without. Merging naively, then requantizing to Q4_K_M, loses part of the fine-tune: the LoRA
+delta drowns in 4-bit steps. So only the weights the adapter touches change: each is dequantized,
+gets ``alpha / rank * B @ A`` added, and is stored at Q8_0, fine enough to keep the delta. The
+tied token embedding (also the LM head, most of the file) can be requantized (``embedding_type``;
+the service uses Q4_0, whose repacked kernels make the LM head cheap); everything else is copied
+byte for byte. Pure numpy through llama.cpp's own gguf-py. The formats' speed and accuracy, as
+measured: docs/results.md and docs/experiments.md.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("adapter", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--block-type", default=MERGED_TYPE_NAME,
-                        help="type of the adapted weights (Q4_0 is 1.8x faster here but loses 5 points)")
+                        help="type of the adapted weights (Q4_0 is faster but too coarse for the LoRA delta: "
+                        "docs/experiments.md)")
     parser.add_argument("--embedding-type", help="requantize the token embedding (tied LM head) to this type")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)

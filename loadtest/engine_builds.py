@@ -75,9 +75,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "engine-builds")
     args = parser.parse_args()
-    from app.artifacts import resolve
+    from app.artifacts import DEFAULT_MANIFEST, resolve
 
-    model = str(resolve(ROOT / "artifacts/gemma3-270m-cart/manifest.json", merge=True).model_path)
+    model = str(resolve(ROOT / DEFAULT_MANIFEST, merge=True).model_path)
     profiles = ("portable", "host")
     sites: dict[str, Path] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from app.artifacts import DEFAULT_MANIFEST
 from app.domain import ACTIONS, END, INTENT_WORDS, NO_PRODUCT, OTHER
 from loadtest.common import free_port, machine, percentile, tree_rss_mb
 from loadtest.server import Server, start_vllm_server, wait_http
@@ -37,7 +38,7 @@ from loadtest.workload import requests_with_15_item_catalogs, study_style
 from training.jsonl import read_jsonl
 
 RUN = Path("runs/gemma3-270m")
-MANIFEST = Path("artifacts/gemma3-270m-cart/manifest.json")
+MANIFEST = DEFAULT_MANIFEST
 TRAIN_PY = ".venv-train/bin/python"
 LLAMA_SERVER = Path(".cache/llama.cpp/build/bin/llama-server")
 VLLM_PY = Path(".venv-vllm/bin/python")

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app.artifacts import DEFAULT_MANIFEST
 from app.backends.fake import FakeBackend
 from app.core.config import Settings, get_settings
 from app.main import create_app
 
-MANIFEST = Path(os.environ.get("SHOPINTENT_MODEL_MANIFEST", "artifacts/gemma3-270m-cart/manifest.json"))
+MANIFEST = Path(os.environ.get("SHOPINTENT_MODEL_MANIFEST", DEFAULT_MANIFEST))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

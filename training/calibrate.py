@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.artifacts import resolve
+from app.artifacts import DEFAULT_MANIFEST, resolve
 from app.calibration import fit_isotonic
 from app.domain import OTHER
 from training.evaluate import predict
@@ -69,7 +69,7 @@ def false_action_rate(rows: list[dict[str, Any]], preds: list[dict[str, Any]]) -
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--manifest", default="artifacts/gemma3-270m-cart/manifest.json")
+    parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
     parser.add_argument("--split", default="data/dev.jsonl")
     parser.add_argument("--biases", default="0,-1,-2,-3,-4,-5", help="'not in catalog' biases to try, nats")
     parser.add_argument("--other-biases", default="0,1,2,3,4,5,6", help="'other' biases to try, nats")

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.artifacts import sha256
+from app.artifacts import DEFAULT_MANIFEST, sha256
 from app.core.models import PACKAGED_BASES, packaged_gguf
 from training.config import load_config
 from training.train import TrainConfig
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("--ship", action="store_true", help="write artifacts/<name>/ for serving")
-    parser.add_argument("--name", default="gemma3-270m-cart")
+    parser.add_argument("--name", default=DEFAULT_MANIFEST.parent.name)  # where the service looks
     parser.add_argument("--formats", default="", help="comma list of f16,q8_0,q5_k_m,q4_k_m (merged)")
     parser.add_argument("--hf-only", action="store_true",
                         help="only merge into runs/<run>/merged-hf (for transformers, GPTQ and vLLM; no llama.cpp tools)")

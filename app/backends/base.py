@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from app.domain import ACTIONS, OTHER
 
@@ -56,6 +58,23 @@ class Backend(Protocol):
     def queue_depth(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+T = TypeVar("T")
+
+
+async def within_deadline(work: Awaitable[T], timeout_s: float, on_timeout: Callable[[], None] | None = None) -> T:
+    """``await work``, for at most ``timeout_s`` seconds: how ``classify(queries, timeout_s)`` keeps its deadline.
+
+    Past the deadline ``work`` is cancelled, ``on_timeout`` runs (e.g. to cancel what was handed to a
+    worker thread) and ``TimeoutError("no answer within <timeout_s> s")`` is raised: the API's 504.
+    A ``TimeoutError`` raised by ``work`` itself is reported the same way."""
+    try:
+        return await asyncio.wait_for(work, timeout_s)
+    except (asyncio.TimeoutError, TimeoutError):  # distinct classes before Python 3.11
+        if on_timeout is not None:
+            on_timeout()
+        raise TimeoutError(f"no answer within {timeout_s} s") from None
 
 
 def check_result(result: Result, catalog: tuple[str, ...], max_quantity: int) -> bool:

@@ -1,10 +1,11 @@
 """Give back the resident pages of a tied embedding that llama.cpp keeps twice.
 
 For Gemma's tied 262k-row embedding stored at Q4_0, llama.cpp repacks a copy for the LM head
-(the "CPU_REPACK" buffer, 90 MB) and keeps the memory-mapped original for the input row lookups.
-Repacking reads the whole mapped tensor once, so its 90 MB stay resident although a request then
-touches only the rows of its own tokens. ``madvise(MADV_DONTNEED)`` drops those file-backed pages
-from the process (they stay in the page cache); the rows in use fault back in on demand.
+(the "CPU_REPACK" buffer, as large as the tensor) and keeps the memory-mapped original for the
+input row lookups. Repacking reads the whole mapped tensor once, so all of it stays resident
+although a request then touches only the rows of its own tokens. ``madvise(MADV_DONTNEED)`` drops
+those file-backed pages from the process (they stay in the page cache); the rows in use fault
+back in on demand. The log line says how much was released.
 """
 
 from __future__ import annotations

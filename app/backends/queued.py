@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from app.backends.base import BackendError, Overloaded, Query, Result
+from app.backends.base import BackendError, Overloaded, Query, Result, within_deadline
 from app.core import metrics
 
 
@@ -105,14 +105,13 @@ class QueuedBackend:
 
     async def classify(self, queries: list[Query], timeout_s: float) -> list[Result]:
         futures = self.submit(queries, timeout_s)
-        try:
-            return list(
-                await asyncio.wait_for(asyncio.gather(*(asyncio.wrap_future(f) for f in futures)), timeout_s)
-            )
-        except (asyncio.TimeoutError, TimeoutError):
+
+        def cancel() -> None:  # the worker skips a cancelled job it has not claimed yet
             for f in futures:
                 f.cancel()
-            raise TimeoutError(f"no answer within {timeout_s} s") from None
+
+        answers = asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+        return list(await within_deadline(answers, timeout_s, on_timeout=cancel))
 
     def classify_sync(self, queries: list[Query], timeout_s: float = 60.0) -> list[Result]:
         futures = self.submit(queries, timeout_s)

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from app.backends.base import BackendError, Overloaded, Query, Result, check_result
+from app.backends.base import BackendError, Overloaded, Query, Result, check_result, within_deadline
 from app.core import metrics
 from app.domain import ACTIONS, END, INTENT_WORDS, NO_PRODUCT, OTHER, WORD_TO_INTENT
 from app.prompt import catalog_prefix, query_suffix
@@ -108,9 +108,7 @@ class VLLMBackend:
             self._client = httpx.AsyncClient(timeout=timeout_s)
         self._waiting += len(queries)
         try:
-            return list(await asyncio.wait_for(asyncio.gather(*(self._one(q) for q in queries)), timeout_s))
-        except (asyncio.TimeoutError, TimeoutError):
-            raise TimeoutError(f"no answer within {timeout_s} s") from None
+            return list(await within_deadline(asyncio.gather(*(self._one(q) for q in queries)), timeout_s))
         finally:
             self._waiting -= len(queries)
 

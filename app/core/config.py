@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.artifacts import DEFAULT_MANIFEST
+
 Backend = Literal["llamacpp", "hf", "vllm", "fake"]
 
 
@@ -19,15 +21,15 @@ class Settings(BaseSettings):
     # -- the model -----------------------------------------------------------------------
     backend: Backend = "llamacpp"
     model_manifest: Path = Field(
-        default=Path("artifacts/gemma3-270m-cart/manifest.json"),
+        default=DEFAULT_MANIFEST,
         description="Manifest of the shipped fine-tuned model (base + LoRA adapter, checksums).",
     )
     model_path: Path | None = Field(default=None, description="A GGUF file to serve instead of the manifest's base.")
     lora_path: Path | None = Field(default=None, description="A GGUF LoRA adapter applied at load time.")
     merge_adapter: bool = Field(
         default=True,
-        description="Fold the manifest's adapter into the base once (cached in models/served/): ~40% faster "
-        "than applying it at run time, same accuracy.",
+        description="Fold the manifest's adapter into the base once (cached in models/served/) instead of "
+        "applying it at run time: faster, at the same accuracy (docs/results.md).",
     )
     model_name: str | None = Field(default=None, description="Name reported in responses; defaults to the manifest's.")
     hf_model: str | None = Field(default=None, description="hf backend: HF model id or directory (merged or base).")
@@ -93,7 +95,11 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_payloads: bool = Field(default=False, description="Log shoppers' texts (off: privacy).")
+    log_payloads: bool = Field(
+        default=False,
+        description="Log each classified text with its answer and request id, at info level (off: texts, "
+        "which are private, never reach the logs).",
+    )
     api_keys: str | None = Field(default=None, description="Comma-separated API keys; unset: open API.")
     api_keys_file: Path | None = Field(default=None, description="A file with one API key per line.")
     rate_limit_per_s: float = Field(default=0.0, ge=0, description="Per-key requests/s; 0: no limit.")

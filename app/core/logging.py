@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line, with the request id when there is one.
 
-Shoppers' texts and API keys are never logged unless SHOPINTENT_LOG_PAYLOADS is set.
+API keys are never logged. Shoppers' texts are logged only with SHOPINTENT_LOG_PAYLOADS=true: one
+``payload`` record per text, with its request id, the text and the answer (or the failure).
 """
 
 from __future__ import annotations

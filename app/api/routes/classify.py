@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from fastapi import APIRouter, Depends
@@ -9,11 +10,14 @@ from fastapi import APIRouter, Depends
 from app.api.deps import BackendDep, BatchBody, ClassifyBody, SettingsDep
 from app.backends.base import Backend, BackendError, Query, Result, check_result
 from app.core import metrics
+from app.core.config import Settings
+from app.core.logging import request_id_var
 from app.core.security import authorize
 from app.language import detect_language
 from app.schemas import BatchResponse, ClassifyRequest, ErrorResponse, Prediction
 
 router = APIRouter(tags=["classify"], dependencies=[Depends(authorize)])
+log = logging.getLogger("shopintent")
 
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorResponse, "description": "API key required"},
@@ -56,14 +60,36 @@ async def _classify(backend: Backend, items: list[ClassifyRequest], timeout_s: f
     return predictions
 
 
+async def _answer(backend: Backend, items: list[ClassifyRequest], settings: Settings) -> list[Prediction]:
+    """The predictions; with ``log_payloads`` on, each text is logged with its answer (or the failure).
+
+    Shoppers' texts are private: with it off (the default) they never reach the logs."""
+    if not settings.log_payloads:
+        return await _classify(backend, items, settings.request_timeout_s, settings.max_quantity)
+    try:
+        predictions = await _classify(backend, items, settings.request_timeout_s, settings.max_quantity)
+    except Exception as exc:
+        for i, item in enumerate(items):
+            _log_payload(i, item, {"error": type(exc).__name__})
+        raise
+    for i, (item, prediction) in enumerate(zip(items, predictions, strict=True)):
+        _log_payload(i, item, prediction.model_dump(
+            include={"intent", "product", "quantity", "confidence", "needs_confirmation", "language"}))
+    return predictions
+
+
+def _log_payload(index: int, item: ClassifyRequest, answer: dict[str, object]) -> None:
+    log.info("payload", extra={"request_id": request_id_var.get(), "item": index, "text": item.text, "answer": answer})
+
+
 # The backend comes before the body: a server still loading answers 503, whatever the body.
 @router.post("/classify", response_model=Prediction, responses=ERRORS)
 async def classify(backend: BackendDep, settings: SettingsDep, body: ClassifyBody) -> Prediction:
     """Intent, exact catalog product and quantity of one shopper message."""
-    return (await _classify(backend, [body], settings.request_timeout_s, settings.max_quantity))[0]
+    return (await _answer(backend, [body], settings))[0]
 
 
 @router.post("/classify/batch", response_model=BatchResponse, responses=ERRORS)
 async def classify_batch(backend: BackendDep, settings: SettingsDep, body: BatchBody) -> BatchResponse:
     """Up to 64 messages in one call; results come back in order."""
-    return BatchResponse(results=await _classify(backend, body.items, settings.request_timeout_s, settings.max_quantity))
+    return BatchResponse(results=await _answer(backend, body.items, settings))
