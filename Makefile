@@ -24,7 +24,7 @@ help:
 	@echo "make image      build the CPU Docker image and check it: answers, healthy, drains (needs Docker)"
 	@echo "make data       generate data/{train,val,test,dev}.jsonl and data/CARD.md"
 	@echo "make train      fine-tune the default adapter from scratch (CPU, ~105 min)"
-	@echo "make eval       evaluate the served model on the test and dev splits -> reports/eval{,-dev}.{json,md,-coverage.png}"
+	@echo "make eval       evaluate the served model on test, dev and the hand-written natural set -> reports/eval{,-dev,-natural}.{json,md}"
 	@echo "make eval-formats  accuracy of HF fp32 and every merged GGUF -> reports/eval-formats.{json,md} (~30 min)"
 	@echo "make bench      every format and both peers -> reports/bench.{json,md,png} (~30 min)"
 	@echo "make soak       200 Locust users for 5 min: only 429s allowed, RSS growth <= 10%"
@@ -138,6 +138,7 @@ eval: $(STAMP) data
 	$(PY) -m pip install -q matplotlib  # the risk-coverage plots
 	$(PY) -m training.evaluate --manifest $(MANIFEST)
 	$(PY) -m training.evaluate --manifest $(MANIFEST) --split data/dev.jsonl --out reports/eval-dev
+	$(PY) -m training.evaluate --manifest $(MANIFEST) --split data/natural --out reports/eval-natural
 
 # Accuracy per format of the shipped adapter (no timing, so any machine gives the same table):
 # the served file, HF fp32 and every merged GGUF on the first 600 test rows (~30 min on 2 AVX2 cores).

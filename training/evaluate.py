@@ -12,6 +12,7 @@ adds a row to the per-format table.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
@@ -21,40 +22,48 @@ from typing import Any
 from tqdm import tqdm
 
 from app.artifacts import load_manifest, resolve
-from app.backends.base import Query
-from app.backends.engine import engine_config
-from app.backends.llamacpp import LlamaCppBackend
+from app.backends import make_backend
+from app.backends.base import Query, Result
 from app.calibration import Calibrator
 from app.core.config import Settings
 from training.jsonl import read_jsonl
-from training.metrics import compute, coverage_curve, selective
+from training.metrics import compute, coverage_curve, natural, selective
+
+
+def variant_settings(model_path: Path, lora_path: Path | None, threads: int = 2, no_product_bias: float = 0.0,
+                     other_bias: float = 0.0, queue_size: int = 256) -> Settings:
+    """The settings that serve one evaluated file: a GGUF on the llama.cpp engine, or ``hf:<dir>[@dtype]``
+    on transformers (fp32 unless a dtype is named). An explicit file gets no calibration: raw confidences."""
+    common = {"queue_size": queue_size, "warmup": False, "no_product_bias": no_product_bias, "other_bias": other_bias}
+    if str(model_path).startswith("hf:"):
+        model, _, dtype = str(model_path).removeprefix("hf:").partition("@")
+        return Settings(backend="hf", hf_model=model, hf_adapter=lora_path, hf_dtype=dtype or "float32", **common)
+    return Settings(model_path=model_path, lora_path=lora_path, threads=threads, **common)
 
 
 def predict(model_path: Path, lora_path: Path | None, rows: list[dict[str, Any]], threads: int = 2,
-            desc: str = "eval", no_product_bias: float = 0.0, other_bias: float = 0.0
+            desc: str = "eval", no_product_bias: float = 0.0, other_bias: float = 0.0,
             ) -> tuple[list[dict[str, Any]], float]:
-    backend: Any
-    if str(model_path).startswith("hf:"):  # transformers (fp32 unless the path ends with @bfloat16 etc.)
-        from app.backends.hf import HFBackend
-
-        model, _, dtype = str(model_path).removeprefix("hf:").partition("@")
-        backend = HFBackend(model, str(lora_path) if lora_path else None, dtype=dtype or "float32",
-                            queue_size=len(rows) + 1, warmup=False, no_product_bias=no_product_bias,
-                            other_bias=other_bias)
-    else:
-        # The serving engine's configuration (app.backends.engine), on this file, with raw confidences.
-        backend = LlamaCppBackend(engine_config(Settings(
-            model_path=model_path, lora_path=lora_path, threads=threads, queue_size=len(rows) + 1, warmup=False,
-            no_product_bias=no_product_bias, other_bias=other_bias)))
+    """Answers for ``rows`` from the backend the service would build for this file (make_backend),
+    through the Backend protocol; every request is queued at once, in order, as a loaded service sees them."""
+    backend = make_backend(variant_settings(model_path, lora_path, threads, no_product_bias, other_bias,
+                                            queue_size=len(rows) + 1))
     backend.start()
     try:
         started = time.perf_counter()
-        futures = backend.submit([Query(r["text"], tuple(r["catalog"])) for r in rows], timeout_s=3600)
-        preds = []
-        for future in tqdm(futures, desc=desc, unit="row"):
-            result = future.result()
-            preds.append({"intent": result.intent, "product": result.product, "quantity": result.quantity,
-                          "confidence": result.confidence})
+        with tqdm(total=len(rows), desc=desc, unit="row") as progress:
+
+            async def one(query: Query) -> Result:
+                result = (await backend.classify([query], timeout_s=3600))[0]
+                progress.update(1)
+                return result
+
+            async def every() -> list[Result]:
+                return list(await asyncio.gather(*(one(Query(r["text"], tuple(r["catalog"]))) for r in rows)))
+
+            results = asyncio.run(every())
+        preds = [{"intent": r.intent, "product": r.product, "quantity": r.quantity, "confidence": r.confidence}
+                 for r in results]
         return preds, time.perf_counter() - started
     finally:
         backend.close()
@@ -85,6 +94,7 @@ def markdown(report: dict[str, Any]) -> str:
         "naming it in a trained wording (templates are held out in both).", "",
         "| tag | rows | exact match |", "|---|---|---|",
         *(f"| {k} | {v['n']} | {v['exact_match']:.4f} |" for k, v in m["exact_match_by_tag"].items()),
+        *_natural_lines(m),
         *_selective_lines(report, m),
         "", "### Per field", "", "| field | accuracy |", "|---|---|",
         *(f"| {k} | {v:.4f} |" for k, v in m["field_accuracy"].items()),
@@ -104,6 +114,38 @@ def markdown(report: dict[str, Any]) -> str:
     for extra in report.get("extra_rows", []):
         lines.append(extra)
     return "\n".join(lines) + "\n"
+
+
+def _natural_lines(m: dict[str, Any]) -> list[str]:
+    """The natural set's section: hand-written requests, never trained on (data/natural/)."""
+    if "natural" not in m:
+        return []
+    nat = m["natural"]
+    cart, oos = nat["cart"], nat["out_of_scope"]
+    lines = [
+        "", "### Natural set: hand-written requests, never trained on", "",
+        "| measure | value |", "|---|---|",
+        f"| cart commands, exact match | {cart['exact_match']:.4f} ({cart['n']} rows) |",
+        f"| cart commands answered without confirmation / their exact match | {cart['answered_directly']:.1%} / "
+        f"{cart['exact_match_answered_directly']:.4f} |",
+        f"| out-of-scope messages that became cart actions | {oos['cart_action_rate']:.4f} ({oos['n']} rows) |",
+        f"| ... of them without the confirmation flag | {oos['unflagged_cart_action_rate']:.4f} |",
+        "", "| cart commands by language | rows | exact match |", "|---|---|---|",
+        *(f"| {k} | {v['n']} | {v['exact_match']:.4f} |" for k, v in cart["by_language"].items()),
+        "", "| cart commands by catalog | rows | exact match |", "|---|---|---|",
+        *(f"| {k} | {v['n']} | {v['exact_match']:.4f} |" for k, v in cart["by_catalog"].items()),
+        "", "| cart commands by kind | rows | exact match |", "|---|---|---|",
+        *(f"| {k} | {v['n']} | {v['exact_match']:.4f} |" for k, v in cart["by_kind"].items()),
+        "", "| out of scope by language | rows | became cart actions | without the flag |", "|---|---|---|---|",
+        *(f"| {k} | {v['n']} | {v['cart_action_rate']:.4f} | {v['unflagged_cart_action_rate']:.4f} |"
+          for k, v in oos["by_language"].items()),
+        "", "| out of scope by kind | rows | became cart actions | without the flag |", "|---|---|---|---|",
+        *(f"| {k} | {v['n']} | {v['cart_action_rate']:.4f} | {v['unflagged_cart_action_rate']:.4f} |"
+          for k, v in oos["by_kind"].items()),
+        "", "| misses by kind of error | rows |", "|---|---|",
+        *(f"| {k} | {v} |" for k, v in nat["misses"].items()),
+    ]
+    return lines
 
 
 def _selective_lines(report: dict[str, Any], m: dict[str, Any]) -> list[str]:
@@ -168,7 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--other-bias", type=float, help="override the manifest's 'other' bias (nats)")
     args = parser.parse_args(argv)
 
-    rows = read_jsonl(args.split)[: args.limit]
+    split = Path(args.split)  # a file, or a folder of them (the natural set: data/natural/)
+    rows = [row for f in (sorted(split.glob("*.jsonl")) if split.is_dir() else [split]) for row in read_jsonl(f)]
+    rows = rows[: args.limit]
     served = resolve(Path(args.manifest), merge=True)  # exactly what the service serves
     models = [(f"{served.format} (served)", served.model_path, served.lora_path)]
     for spec in args.variant:
@@ -196,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
             metrics["ece_raw"] = metrics["ece"]
             metrics["ece"] = compute(rows, calibrated)["ece"]
             metrics["selective"] = selective(rows, calibrated, served.confirm_below)
+            if all("kinds" in r for r in rows):
+                metrics["natural"] = natural(rows, calibrated, served.confirm_below)
             metrics["coverage_curve"] = coverage_curve(rows, preds)
             plot_coverage(rows, calibrated, metrics["selective"], args.out + "-coverage.png", args.split)
         report["models"].append({"name": name, "model": str(model_path), "adapter": str(lora_path) if lora_path else None,

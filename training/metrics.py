@@ -51,7 +51,7 @@ def compute(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]]) -> 
     for g, hit in zip(rows, ok, strict=True):
         by_language[g["language"]].append(hit)
         by_intent[g["intent"]].append(hit)
-        for tag in g.get("tags", ()):
+        for tag in g.get("tags", g.get("kinds", ())):  # the natural set calls them kinds
             by_tag[tag].append(hit)
         if "unseen_form" not in g.get("tags", ()) and g["intent"] != OTHER and g.get("tags"):
             by_tag["seen_form"].append(hit)
@@ -115,3 +115,65 @@ def pick_confirm_below(confidences: Sequence[float], correct: Sequence[bool], pr
         if next_conf < conf and hits / (i + 1) >= precision:  # only cut between distinct values
             best = conf
     return best
+
+
+CATALOG_KINDS = ("english_catalog", "shop_language_catalog", "mixed_catalog")
+
+
+def _error_kind(gold: dict[str, Any], pred: dict[str, Any]) -> str:
+    """What went wrong in a miss, in the terms of the natural set's report."""
+    if gold["intent"] == OTHER:
+        return "cart action on a non-cart message"
+    if pred.get("intent") == OTHER:
+        return "cart command read as other"
+    if pred.get("intent") != gold["intent"]:
+        return "add and remove swapped"
+    if gold["product"] is not None and pred.get("product") is None:
+        return "listed product answered 'not in catalog'"
+    if gold["product"] != pred.get("product"):
+        return "wrong catalog entry" if gold["product"] is not None else "unlisted product matched to an entry"
+    return "wrong quantity"
+
+
+def natural(rows: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    """The natural set's figures: cart commands and out-of-scope messages apart, by language, by
+    catalog language and by kind; what is acted on without asking; the misses by kind of error.
+    ``preds`` carry the served (calibrated) confidence; ``threshold`` is the confirmation threshold."""
+    pairs = list(zip(rows, preds, strict=True))
+    cart = [(g, p) for g, p in pairs if g["intent"] != OTHER]
+    oos = [(g, p) for g, p in pairs if g["intent"] == OTHER]
+
+    def flagged(p: dict[str, Any]) -> bool:
+        return float(p.get("confidence", 0.0)) < threshold
+
+    def group(items: list[tuple[dict[str, Any], dict[str, Any]]], key: str) -> dict[str, dict[str, float]]:
+        out: dict[str, list[bool]] = defaultdict(list)
+        for g, p in items:
+            values = g.get(key) or ()
+            for value in [values] if isinstance(values, str) else values:
+                out[value].append(exact(g, p))
+        return {k: {"n": len(v), "exact_match": _rate(sum(v), len(v))} for k, v in sorted(out.items())}
+
+    def actions(items: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, float]:
+        acted = [p for _, p in items if p.get("intent") != OTHER]
+        return {"n": len(items), "cart_action_rate": _rate(len(acted), len(items)),
+                "unflagged_cart_action_rate": _rate(sum(not flagged(p) for p in acted), len(items))}
+
+    direct = [(g, p) for g, p in cart if not flagged(p)]
+    oos_by_language: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
+    for g, p in oos:
+        oos_by_language[g["language"]].append((g, p))
+    return {
+        "cart": {"n": len(cart), "exact_match": _rate(sum(exact(g, p) for g, p in cart), len(cart)),
+                 "by_language": group(cart, "language"),
+                 "by_catalog": group([({**g, "catalog_kind": next((k for k in g.get("kinds", ()) if k in CATALOG_KINDS),
+                                                                  "unknown")}, p) for g, p in cart], "catalog_kind"),
+                 "by_kind": group(cart, "kinds"),
+                 "answered_directly": _rate(len(direct), len(cart)),
+                 "exact_match_answered_directly": _rate(sum(exact(g, p) for g, p in direct), len(direct))},
+        "out_of_scope": {**actions(oos), "by_language": {k: actions(v) for k, v in sorted(oos_by_language.items())},
+                         "by_kind": {k: actions([(g, p) for g, p in oos if k in g.get("kinds", ())])
+                                     for k in sorted({k for g, _ in oos for k in g.get("kinds", ())})}},
+        "misses": dict(Counter(_error_kind(g, p) for g, p in pairs if not exact(g, p)).most_common()),
+        "threshold": round(threshold, 4),
+    }
