@@ -25,6 +25,8 @@ def machine() -> str:
     except OSError:
         pass
     simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    if "amx_int8" in flags:
+        simd += " + AMX"  # compiled out of our engine (scripts/install_llama_cpp.sh), but it names the CPU
     return f"{os.cpu_count()} cores, {model}, {simd}"
 
 

@@ -17,11 +17,15 @@ from loadtest.common import free_port
 class Server:
     """The service (``python -m app``) on a free port, started and ready (``/readyz``) on construction."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], tree: Path | None = None) -> None:
+        """``tree``: serve the code of another checkout (e.g. a ``git worktree`` of an older commit),
+        with this interpreter's packages; its ``models/`` must hold the served file."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env, "SHOPINTENT_PORT": str(self.port), "SHOPINTENT_HOST": "127.0.0.1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "app"], env=full_env,
+        if tree is not None:
+            full_env["PYTHONPATH"] = str(tree)  # ahead of the editable install of this checkout
+        self.proc = subprocess.Popen([sys.executable, "-m", "app"], env=full_env, cwd=tree,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 180
         while time.time() < deadline:

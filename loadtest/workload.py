@@ -88,3 +88,39 @@ def study_style(bodies: list[dict[str, Any]], model_path: str, lora_path: str | 
         json.loads(out["choices"][0]["text"])  # valid JSON by construction
     del llm, llama_cpp
     return latencies
+
+
+def catalog_universe() -> list[str]:
+    """Every distinct catalog entry of the test, dev and natural sets (about 6,700): the product
+    universe that cold catalogs are drawn from, in a fixed order that sets each entry's popularity."""
+    from pathlib import Path
+
+    seen: dict[str, None] = {}
+    for path in [Path("data/test.jsonl"), Path("data/dev.jsonl"), *sorted(Path("data/natural").glob("*.jsonl"))]:
+        for row in read_jsonl(path):
+            seen.update(dict.fromkeys(row["catalog"]))
+    entries = list(seen)
+    random.Random(7).shuffle(entries)
+    return entries
+
+
+def cold_requests(n: int, sizes: tuple[int, int] = (5, 30), seed: int = 0,
+                  universe: list[str] | None = None) -> list[dict[str, Any]]:
+    """Requests that each bring a catalog of their own, as real carts do: the gold product of a test
+    row plus entries drawn from the universe by a Zipf popularity (weight 1/rank), so entries recur
+    across requests while catalogs almost never do. Sizes are uniform in ``sizes`` (inclusive)."""
+    rng = random.Random(seed)
+    universe = universe or catalog_universe()
+    weights = [1.0 / (rank + 1) for rank in range(len(universe))]
+    rows = [r for r in read_jsonl("data/test.jsonl") if r["product"] is not None or r["intent"] == OTHER]
+    rng.shuffle(rows)
+    out = []
+    for row in rows[:n]:
+        size = rng.randint(*sizes)
+        entries = dict.fromkeys(row["catalog"][:1] if row["product"] is None else [row["product"]])
+        while len(entries) < size:
+            entries.update(dict.fromkeys(rng.choices(universe, weights, k=size - len(entries))))
+        catalog = list(entries)[:size]
+        rng.shuffle(catalog)
+        out.append({"text": row["text"], "catalog": catalog})
+    return out
