@@ -26,8 +26,35 @@ from app.backends import make_backend
 from app.backends.base import Query, Result
 from app.calibration import Calibrator
 from app.core.config import Settings
+from app.domain import OTHER
 from training.jsonl import read_jsonl
 from training.metrics import compute, coverage_curve, natural, selective
+
+
+def pad_catalogs(rows: list[dict[str, Any]], size: int, seed: int = 0) -> list[dict[str, Any]]:
+    """The same rows with each catalog grown to ``size`` entries: the row's own entries plus entries of
+    the test, dev and natural sets' catalogs, shuffled. Rows whose product is missing from their catalog
+    are left out: an added entry could be the product they ask for under another name."""
+    import random
+
+    universe: dict[str, None] = {}
+    for path in [Path("data/test.jsonl"), Path("data/dev.jsonl"), *sorted(Path("data/natural").glob("*.jsonl"))]:
+        for row in read_jsonl(path):
+            universe.update(dict.fromkeys(row["catalog"]))
+    pool = sorted(universe)
+    rng = random.Random(seed)
+    padded = []
+    for row in rows:
+        if row["intent"] != OTHER and row["product"] is None:
+            continue
+        entries = dict.fromkeys(row["catalog"])
+        while len(entries) < size:
+            entries.update(dict.fromkeys(e for e in rng.sample(pool, size - len(entries))
+                                         if e.casefold() not in {x.casefold() for x in row["catalog"]}))
+        catalog = list(entries)[: max(size, len(row["catalog"]))]
+        rng.shuffle(catalog)
+        padded.append({**row, "catalog": catalog})
+    return padded
 
 
 def variant_settings(model_path: Path, lora_path: Path | None, threads: int = 2, no_product_bias: float = 0.0,
@@ -205,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variant", action="append", default=[],
                         help="name=model.gguf[+adapter.gguf], or name=hf:<dir>[@dtype][+peft_adapter_dir]")
     parser.add_argument("--out", default="reports/eval")
+    parser.add_argument("--pad-catalog", type=int, metavar="N",
+                        help="grow every catalog to N entries from the other sets' entries (accuracy by catalog size)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-product-bias", type=float, help="override the manifest's decoding bias (nats)")
     parser.add_argument("--other-bias", type=float, help="override the manifest's 'other' bias (nats)")
@@ -213,6 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     split = Path(args.split)  # a file, or a folder of them (the natural set: data/natural/)
     rows = [row for f in (sorted(split.glob("*.jsonl")) if split.is_dir() else [split]) for row in read_jsonl(f)]
     rows = rows[: args.limit]
+    if args.pad_catalog:
+        rows = pad_catalogs(rows, args.pad_catalog)
     served = resolve(Path(args.manifest), merge=True)  # exactly what the service serves
     models = [(f"{served.format} (served)", served.model_path, served.lora_path)]
     for spec in args.variant:
