@@ -22,7 +22,6 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from app.backends import drafting
@@ -122,7 +121,6 @@ class LlamaCppBackend(QueuedBackend):
         self._model: LlamaModel | None = None
         self._context: LlamaContext | None = None
         self._kv: KVManager[_Catalog] | None = None
-        self._unstarted_prefixes: OrderedDict[tuple[str, ...], Prefix[_Catalog]] = OrderedDict()
         self.load_seconds = 0.0
         self._busy_since = 0.0
         self._finished_cost = 0.0
@@ -179,16 +177,15 @@ class LlamaCppBackend(QueuedBackend):
     def queue_depth(self) -> int:
         return self._queue.qsize() + len(self._active) + len(self._deferred)
 
-    @property
-    def _prefixes(self) -> OrderedDict[tuple[str, ...], Prefix[_Catalog]]:
-        """The catalog prefix LRU, read on the callers' threads by ``cost`` (empty before start)."""
-        return self._kv.prefixes if self._kv is not None else self._unstarted_prefixes
+    def _catalog_cached(self, catalog: tuple[str, ...]) -> bool:
+        """Whether the catalog's prefix is cached; read on the callers' threads by ``cost``."""
+        return self._kv is not None and self._kv.is_cached(catalog)
 
     def cost(self, query: Query) -> float:
         """Tokens this request will make the model evaluate: its text, the answer, and the whole
         catalog when that is not in the prefix cache (a cache miss costs ~10x a hit)."""
         tokens = len(query.text) / CHARS_PER_TOKEN + ANSWER_COST
-        if query.catalog not in self._prefixes:
+        if not self._catalog_cached(query.catalog):
             tokens += sum(len(entry) + 1 for entry in query.catalog) / CHARS_PER_TOKEN
         return tokens
 
