@@ -105,6 +105,14 @@ def _fix_hint(build: dict[str, str]) -> str:
             "(runtime-dispatched kernels, no AMX), then `make doctor`")
 
 
+def _signal_name(returncode: int) -> str:
+    """The signal a child died of, from its (negative) return code."""
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
 def preflight(timeout_s: float = PROBE_TIMEOUT_S) -> int:
     """Start the backend once in a child process. 0 if it served; else the exit status to stop with."""
     try:
@@ -118,10 +126,7 @@ def preflight(timeout_s: float = PROBE_TIMEOUT_S) -> int:
         return 0
     if proc.returncode > 0:  # an ordinary start-up error: the child has printed it
         return 3
-    try:
-        name = signal.Signals(-proc.returncode).name
-    except ValueError:
-        name = f"signal {-proc.returncode}"
+    name = _signal_name(proc.returncode)
     build = build_info()
     print(
         f"shopintent: the engine died of {name} in its warm-up decode (run in a child process), so the service "
@@ -137,7 +142,8 @@ def preflight(timeout_s: float = PROBE_TIMEOUT_S) -> int:
 
 
 def _probe(quiet: bool) -> int:
-    """The child: the service's own backend, from its own settings, warmed up and timed."""
+    """The child: the service's own backend, from its own settings, warmed up; timed unless ``quiet``
+    (the service's pre-flight needs only the start, where a bad kernel faults)."""
     from app.backends import make_backend
     from app.backends.base import Query
     from app.core.config import get_settings
@@ -147,6 +153,9 @@ def _probe(quiet: bool) -> int:
     backend = make_backend(settings)
     backend.start()  # loads, then decodes its warm-up requests: where a bad kernel faults
     loaded = time.perf_counter() - started
+    if quiet:
+        backend.close()
+        return 0
     classify_sync = getattr(backend, "classify_sync", None)
     timings: list[float] = []
     if classify_sync is not None:
@@ -162,10 +171,9 @@ def _probe(quiet: bool) -> int:
 
         system = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
     backend.close()
-    if not quiet:
-        print(json.dumps({"backend": settings.backend, "model": backend.model_name, "format": backend.format,
-                          "start_s": round(loaded, 2), "request_ms": [round(t, 1) for t in timings],
-                          "llama.cpp": system}))
+    print(json.dumps({"backend": settings.backend, "model": backend.model_name, "format": backend.format,
+                      "start_s": round(loaded, 2), "request_ms": [round(t, 1) for t in timings],
+                      "llama.cpp": system}))
     return 0
 
 
@@ -182,7 +190,7 @@ def main(argv: list[str]) -> int:
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-4000:])
         if proc.returncode < 0:
-            print(f"probe    FAILED: died of {signal.Signals(-proc.returncode).name}. Fix: {_fix_hint(build_info())}.")
+            print(f"probe    FAILED: died of {_signal_name(proc.returncode)}. Fix: {_fix_hint(build_info())}.")
             return EXIT_HOST_UNSUITED
         print(f"probe    FAILED with exit status {proc.returncode} (the error is above)")
         return 3
