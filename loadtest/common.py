@@ -14,20 +14,13 @@ from pathlib import Path
 def machine() -> str:
     """Cores, CPU model and its widest SIMD: llama.cpp's speed depends on all three (AVX-512 against
     AVX2 alone: `make eval` ran at 9.5 rows/s on the first, 3.4 on the second), so reports name it."""
-    model, flags = "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    if "amx_int8" in flags:
+    from app.doctor import cpu_info  # standard library only, like this module
+
+    cpu = cpu_info()
+    simd = "AVX-512" if "avx512f" in cpu.flags else "AVX2" if "avx2" in cpu.flags else "no AVX2"
+    if "amx_int8" in cpu.flags:
         simd += " + AMX"  # compiled out of our engine (scripts/install_llama_cpp.sh), but it names the CPU
-    return f"{os.cpu_count()} cores, {model}, {simd}"
+    return f"{os.cpu_count()} cores, {cpu.model or 'unknown CPU'}, {simd}"
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -21,6 +21,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from loadtest.common import machine
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = r"""
@@ -91,15 +93,14 @@ def main() -> int:
                 runs[profile].append(measure(sites[profile], model, args.threads))
                 print(f"round {r + 1} {profile}: {runs[profile][-1]['prompt_tok_s']:.0f} prompt tok/s, "
                       f"{runs[profile][-1]['gen_tok_s']:.0f} gen tok/s", flush=True)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown")
+    cpu = machine()
     summary = {p: {k: statistics.median(float(run[k]) for run in runs[p]) for k in ("prompt_tok_s", "gen_tok_s")}
                | {"kernels": str(runs[p][0]["system"])} for p in profiles}
     report = {"cpu": cpu, "threads": args.threads, "rounds": args.rounds, "model": model, "summary": summary,
               "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# Engine builds on {cpu}, {args.threads} threads (median of {args.rounds} interleaved rounds)", "",
+    lines = [f"# Engine builds on {cpu}; {args.threads} threads (median of {args.rounds} interleaved rounds)", "",
              "Made by `python -m loadtest.engine_builds`.", "",
              "| build | prompt tok/s (300 tokens) | decode tok/s | ratio to host (prompt / decode) | kernels |",
              "|---|---|---|---|---|"]

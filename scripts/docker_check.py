@@ -19,7 +19,6 @@ import concurrent.futures
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from scripts/: the project's own helpers
+from loadtest.common import free_port, machine  # noqa: E402
+
 IMAGE = "shopintent:cpu"
 ENV = {**os.environ, "DOCKER_BUILDKIT": "0", "COMPOSE_DOCKER_CLI_BUILD": "0"}
 CATALOG = ["Pillow", "Milk (1L)", "Bed sheets", "Dish soap", "Apples (1kg bag)"]
@@ -43,12 +45,6 @@ def sh(*cmd: str, check: bool = True, capture: bool = True, timeout: float = 360
     if check and proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{(proc.stdout or '')[-3000:]}{(proc.stderr or '')[-3000:]}")
     return (proc.stdout or "").strip()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_healthy(container: str, seconds: float) -> float:
@@ -162,8 +158,7 @@ def main() -> int:
         print("docker_check: no running Docker engine (apt-get install docker.io, then start dockerd; "
               "scripts/docker_local_bases.sh does both and makes the base images)", file=sys.stderr)
         return 2
-    report: dict[str, Any] = {"cpu": sh("sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
-                              "cores": os.cpu_count()}
+    report: dict[str, Any] = {"machine": machine()}
     if not args.no_build:
         t0 = time.monotonic()
         wheel = Path(sh("scripts/install_llama_cpp.sh", "--wheel-only", "portable"))
@@ -215,7 +210,7 @@ def main() -> int:
 
 
 def render(r: dict[str, Any]) -> str:
-    lines = ["# The CPU image, built and run", "", f"Machine: {r['cpu']}, {r['cores']} cores. "
+    lines = ["# The CPU image, built and run", "", f"Machine: {r['machine']}. "
              "Made by `make image` (scripts/docker_check.py).", "", "| measure | value |", "|---|---|"]
     if "build_s" in r:
         lines.append(f"| `docker build -f Dockerfile.cpu` (engine wheel staged) | {r['build_s']} s |")
