@@ -6,13 +6,7 @@ set -euo pipefail
 version=${LLAMA_CPP_VERSION:-0.3.36}
 out=.cache/llama.cpp
 [ -x "$out/build/bin/llama-server" ] && exit 0
-sdist_dir=${SHOPINTENT_WHEELHOUSE:-$HOME/.cache/shopintent/wheels}/../sdist
-mkdir -p "$sdist_dir"
-sdist=$(ls "$sdist_dir"/llama_cpp_python-"$version".tar.gz 2>/dev/null || true)
-if [ -z "$sdist" ]; then
-  pip download -q --no-deps --no-binary llama-cpp-python "llama-cpp-python==$version" -d "$sdist_dir"
-  sdist="$sdist_dir/llama_cpp_python-$version.tar.gz"
-fi
+sdist=$("$(dirname "$0")/llama_sdist.sh")
 src=$out/src
 if [ ! -f "$src/CMakeLists.txt" ]; then
   tmp=$(mktemp -d)

@@ -49,10 +49,7 @@ fi
 wheel=$(ls "$wheelhouse"/llama_cpp_python-"$version"-*.whl 2>/dev/null | head -n 1 || true)
 if [ -z "$wheel" ]; then
   echo "building llama-cpp-python $version, profile '$profile' (one time, 3-6 minutes on 2 cores; cached in $wheelhouse)" >&2
-  sdist_dir="$root/../sdist"
-  mkdir -p "$sdist_dir"
-  sdist="$sdist_dir/llama_cpp_python-$version.tar.gz"
-  [ -f "$sdist" ] || pip download -q --no-deps --no-binary llama-cpp-python "llama-cpp-python==$version" -d "$sdist_dir" >&2
+  sdist=$("$here/llama_sdist.sh")
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   tar -xzf "$sdist" -C "$tmp"

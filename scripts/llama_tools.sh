@@ -6,13 +6,8 @@ set -euo pipefail
 version=${LLAMA_CPP_VERSION:-0.3.36}
 out=.cache/llama.cpp
 [ -f "$out/convert_lora_to_gguf.py" ] && exit 0
-sdist_dir=${SHOPINTENT_WHEELHOUSE:-$HOME/.cache/shopintent/wheels}/../sdist
-mkdir -p "$sdist_dir" "$out"
-sdist=$(ls "$sdist_dir"/llama_cpp_python-"$version".tar.gz 2>/dev/null || true)
-if [ -z "$sdist" ]; then
-  pip download -q --no-deps --no-binary llama-cpp-python "llama-cpp-python==$version" -d "$sdist_dir"
-  sdist="$sdist_dir/llama_cpp_python-$version.tar.gz"
-fi
+mkdir -p "$out"
+sdist=$("$(dirname "$0")/llama_sdist.sh")
 tmp=$(mktemp -d)
 tar -xzf "$sdist" -C "$tmp" --wildcards \
   "llama_cpp_python-$version/vendor/llama.cpp/convert_*.py" \
