@@ -77,12 +77,12 @@ def test_parallel_results_equal_serial(llama_backend: LlamaCppBackend) -> None:
 
 
 def test_drafting_changes_no_answer(llama_backend: LlamaCppBackend, engine_config_for) -> None:  # type: ignore[no-untyped-def]
-    """Drafted answers (the session backend drafts when idle) are the model's own: a backend that
+    """Drafted answers (the shared test backend drafts when idle) are the model's own: a backend that
     never drafts gives the same confident answers, in more model calls."""
     rows = [json.loads(line) for line in Path("data/test.jsonl").read_text(encoding="utf-8").splitlines()[100:140]]
     queries = [Query(r["text"], tuple(r["catalog"])) for r in rows]
     config = engine_config_for(threads=2, draft=False, warmup=False)
-    plain = LlamaCppBackend(replace(config, calibration=None))  # as the session backend: raw confidences
+    plain = LlamaCppBackend(replace(config, calibration=None))  # as the shared test backend: raw confidences
     plain.start()
     try:
         undrafted = [plain.classify_sync([q])[0] for q in queries]

@@ -48,9 +48,9 @@ def pad_catalogs(rows: list[dict[str, Any]], size: int, seed: int = 0) -> list[d
         if row["intent"] != OTHER and row["product"] is None:
             continue
         entries = dict.fromkeys(row["catalog"])
+        own = {entry.casefold() for entry in row["catalog"]}
         while len(entries) < size:
-            entries.update(dict.fromkeys(e for e in rng.sample(pool, size - len(entries))
-                                         if e.casefold() not in {x.casefold() for x in row["catalog"]}))
+            entries.update(dict.fromkeys(e for e in rng.sample(pool, size - len(entries)) if e.casefold() not in own))
         catalog = list(entries)[: max(size, len(row["catalog"]))]
         rng.shuffle(catalog)
         padded.append({**row, "catalog": catalog})

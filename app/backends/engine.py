@@ -12,9 +12,9 @@ benchmarks and the tests all build their engine this way, so they measure the en
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.core.config import Settings
@@ -33,7 +33,7 @@ class EngineConfig:
     no_product_bias: float  # nats added to "not in catalog" where the product is chosen
     other_bias: float  # nats added to "other" at the intent decision
     confirm_below: float  # calibrated confidence under which answers are flagged; 0: never
-    # -- the engine (meaning and units in Settings) -------------------------------------------
+    # -- the engine: the settings of the same names (meaning and units there) -----------------
     threads: int
     max_batch: int
     batch_tokens: int
@@ -67,26 +67,17 @@ def engine_config(settings: Settings) -> EngineConfig:
             calibration = served.calibration
             no_product, other = served.no_product_bias, served.other_bias
             confirm = served.confirm_below if calibration is not None else 0.0
-    return EngineConfig(
-        model_path=Path(model_path),
-        lora_path=Path(lora_path) if lora_path else None,
-        model_name=name,
-        format=fmt,
-        base=base,
-        calibration=calibration,
-        no_product_bias=no_product if settings.no_product_bias is None else settings.no_product_bias,
-        other_bias=other if settings.other_bias is None else settings.other_bias,
-        confirm_below=confirm if settings.confirm_below is None else settings.confirm_below,
-        threads=settings.threads,
-        max_batch=settings.max_batch,
-        batch_tokens=settings.batch_tokens,
-        cache_mb=settings.cache_mb,
-        cache_slots=settings.cache_slots,
-        max_catalog_tokens=settings.max_catalog_tokens,
-        max_query_tokens=settings.max_query_tokens,
-        max_quantity=settings.max_quantity,
-        queue_size=settings.queue_size,
-        warmup=settings.warmup,
-        draft=settings.draft,
-        draft_max_active=settings.draft_max_active,
-    )
+    resolved: dict[str, Any] = {
+        "model_path": Path(model_path),
+        "lora_path": Path(lora_path) if lora_path else None,
+        "model_name": name,
+        "format": fmt,
+        "base": base,
+        "calibration": calibration,
+        "no_product_bias": no_product if settings.no_product_bias is None else settings.no_product_bias,
+        "other_bias": other if settings.other_bias is None else settings.other_bias,
+        "confirm_below": confirm if settings.confirm_below is None else settings.confirm_below,
+    }
+    # The engine's sizes and switches are the settings of the same name, taken as they are.
+    taken = {f.name: getattr(settings, f.name) for f in fields(EngineConfig) if f.name not in resolved}
+    return EngineConfig(**resolved, **taken)
