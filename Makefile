@@ -9,11 +9,11 @@ DEVSTAMP := $(VENV)/.installed-dev
 TSTAMP := $(TRAIN_VENV)/.installed
 export LLAMA_BUILD
 MANIFEST ?= artifacts/gemma3-270m-cart/manifest.json
-TRAIN_CONFIG ?= training/configs/gemma3-270m.yaml
+TRAIN_CONFIG ?= training/configs/gemma3-270m-natural.yaml
 
 VLLM_VENV := .venv-vllm
 
-.PHONY: run serve doctor engine test-portable image image-gpu-check test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k train export eval eval-formats bench loadtest soak fuzz model clean help
+.PHONY: run serve doctor engine test-portable image image-gpu-check test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k data-natural train export eval eval-formats bench loadtest soak fuzz model clean help
 
 help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
@@ -96,7 +96,7 @@ test-slow: $(STAMP) $(TSTAMP)
 
 # GPTQ 4-bit of the merged default model, on CPU (gptqmodel --no-deps beside torch 2.13).
 gptq: $(TSTAMP)
-	test -f runs/gemma3-270m/merged-hf/config.json || $(MAKE) export
+	test -f runs/gemma3-270m-natural/merged-hf/config.json || $(MAKE) export
 	$(TPY) -m pip install -q --no-deps "gptqmodel==7.7.0" pypcre logbar tokenicer device-smi threadpoolctl defuser optimum
 	$(TPY) -m training.gptq --config $(TRAIN_CONFIG)
 
@@ -112,7 +112,7 @@ vllm-venv: $(VLLM_VENV)/.installed
 
 # The vllm backend against a real `vllm serve` (CPU) of the merged default model.
 test-vllm: $(DEVSTAMP) vllm-venv
-	test -f runs/gemma3-270m/merged-hf/config.json || $(MAKE) export
+	test -f runs/gemma3-270m-natural/merged-hf/config.json || $(MAKE) export
 	$(PY) -m pytest tests/test_vllm_server.py -m slow -q -s
 
 lint: $(DEVSTAMP)
@@ -126,7 +126,14 @@ data: $(STAMP)
 data-64k: $(STAMP)
 	$(PY) -m training.data.generate --config training/configs/data.yaml --train-rows 64000 --out-dir data-64k
 
-train: $(TSTAMP) data data-64k
+# The real distribution (catalogs in the shop's language, assistant commands, natural frames, long
+# catalogs) for train only; val, test and dev are data/'s rows.
+data-natural: $(STAMP)
+	$(PY) -m training.data.generate --config training/configs/data-natural.yaml
+
+# The shipped adapter in two stages: 2,400 steps on data-64k, then continued on data-natural.
+train: $(TSTAMP) data data-64k data-natural
+	test -f runs/gemma3-270m/adapter/adapter_config.json || $(TPY) -m training.train --config training/configs/gemma3-270m.yaml
 	$(TPY) -m training.train --config $(TRAIN_CONFIG)
 	$(TPY) -m training.export --config $(TRAIN_CONFIG) --ship
 	$(TPY) -m training.calibrate --manifest $(MANIFEST)
@@ -142,23 +149,23 @@ eval: $(STAMP) data
 
 # Accuracy per format of the shipped adapter (no timing, so any machine gives the same table):
 # the served file, HF fp32 and every merged GGUF on the first 600 test rows (~30 min on 2 AVX2 cores).
-GGUF := runs/gemma3-270m/gguf
+GGUF := runs/gemma3-270m-natural/gguf
 eval-formats: $(TSTAMP) data
 	test -f $(GGUF)/merged-q4_k_m.gguf || $(MAKE) export
 	$(TPY) -m training.evaluate --manifest $(MANIFEST) --limit 600 --out reports/eval-formats \
-	  --variant "hf fp32=hf:runs/gemma3-270m/merged-hf" --variant "merged f16=$(GGUF)/merged-f16.gguf" \
+	  --variant "hf fp32=hf:runs/gemma3-270m-natural/merged-hf" --variant "merged f16=$(GGUF)/merged-f16.gguf" \
 	  --variant "merged q8_0=$(GGUF)/merged-q8_0.gguf" --variant "merged q5_k_m=$(GGUF)/merged-q5_k_m.gguf" \
 	  --variant "merged q4_k_m (requantized)=$(GGUF)/merged-q4_k_m.gguf"
 
 # The trade-off table: every format and both peers, same requests, same run (~30 min, idle machine).
 bench: $(DEVSTAMP) $(TSTAMP) data vllm-venv
-	test -f runs/gemma3-270m/gguf/merged-q8_0.gguf || $(MAKE) export
+	test -f $(GGUF)/merged-q8_0.gguf || $(MAKE) export
 	scripts/build_llama_server.sh
 	$(PY) -m loadtest.bench
 	$(PY) -m loadtest.formats
 
 bench-quick: $(DEVSTAMP) $(TSTAMP) data
-	test -f runs/gemma3-270m/gguf/merged-q8_0.gguf || $(MAKE) export
+	test -f $(GGUF)/merged-q8_0.gguf || $(MAKE) export
 	$(PY) -m loadtest.formats --quick --out reports/bench-quick
 
 loadtest: $(STAMP)

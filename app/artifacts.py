@@ -40,6 +40,7 @@ class ServedModel:
     no_product_bias: float = 0.0
     other_bias: float = 0.0
     confirm_below: float = 0.0
+    layouts: tuple[str, ...] = ("causal",)  # catalog layouts the model was trained for, the default first
 
 
 def sha256(path: Path) -> str:
@@ -113,7 +114,8 @@ def merged_model(base_path: Path, base_sha: str, lora_path: Path, lora_sha: str)
 def resolve(manifest_path: Path, merge: bool = False) -> ServedModel:
     manifest = load_manifest(manifest_path)
     base = manifest["base"]
-    decoding = (manifest.get("calibration"), no_product_bias(manifest), other_bias(manifest), confirm_below(manifest))
+    decoding = (manifest.get("calibration"), no_product_bias(manifest), other_bias(manifest), confirm_below(manifest),
+                tuple(manifest.get("catalog_layouts", ["causal"])))
     adapter = manifest.get("adapter")
     if merge and adapter and base.get("sha256"):
         # Already merged (the Docker image ships only this file): the base package is not needed.

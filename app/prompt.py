@@ -44,6 +44,19 @@ def query_suffix(text: str) -> str:
     return clean_text(text) + ANSWER_CUE
 
 
+# -- independently encoded entries (parallel context windows) -------------------------------
+# The same prompt, cut so each catalog entry can be encoded and cached once for every catalog it
+# appears in: the header, then every entry at the same positions right after it, attending only to
+# the header and itself; the shopper's part follows them all and attends to everything. Each piece
+# is tokenized on its own, by training and by the server alike.
+ENTRY_HEADER = "Catalog:\n"
+USER_CUE = "\nUser:\n"
+
+
+def entry_piece(entry: str) -> str:
+    return entry + "\n"
+
+
 def quantity_piece(quantity: int) -> str:
     return f" {quantity}"
 

@@ -16,38 +16,41 @@ from app.backends.kv_manager import KVManager, Lease, Prefix
 
 class FakeMemory:
     """Cells shared between sequences, like llama.cpp's unified KV cache: a cell lives while some
-    sequence holds it. ``write`` stands in for a decode."""
+    sequence holds it, and one sequence may hold several cells at one position (independently
+    encoded entries all start right after the header). ``write`` stands in for a decode."""
 
     def __init__(self) -> None:
-        self.seqs: dict[int, dict[int, int]] = {}  # seq -> position -> cell
+        self.seqs: dict[int, dict[int, int]] = {}  # seq -> cell -> position
         self.holders: dict[int, set[int]] = {}  # cell -> sequences
         self._cells = count()
         self.calls: list[tuple[object, ...]] = []
 
     def write(self, seq: int | tuple[int, ...], start: int, n: int) -> None:
-        """Positions [start, start+n) of one or more sequences (a batch row with several ids: shared cells)."""
+        """Positions [start, start+n) of one or more sequences (a batch row with several ids: shared
+        cells). Like llama.cpp, a sequence's new tokens must follow its last position."""
         seqs = (seq,) if isinstance(seq, int) else seq
+        for s in seqs:
+            last = max(self.seqs.get(s, {}).values(), default=-1)
+            assert n == 0 or start == last + 1, f"sequence {s} ends at {last}; a write at {start} is not next"
         for pos in range(start, start + n):
             cell = next(self._cells)
             for s in seqs:
-                assert pos not in self.seqs.get(s, {}), f"sequence {s} already has position {pos}"
-                self.seqs.setdefault(s, {})[pos] = cell
+                self.seqs.setdefault(s, {})[cell] = pos
             self.holders[cell] = set(seqs)
 
     def seq_cp(self, src: int, dst: int) -> None:
         self.calls.append(("cp", src, dst))
         assert self.seqs.get(src), f"copy from empty sequence {src}"
-        assert not self.seqs.get(dst), f"sequence {dst} handed out while it still holds cells"
-        for pos, cell in self.seqs[src].items():
-            self.seqs.setdefault(dst, {})[pos] = cell
+        for cell, pos in self.seqs[src].items():
+            self.seqs.setdefault(dst, {})[cell] = pos
             self.holders[cell].add(dst)
 
     def seq_rm(self, seq: int, p0: int = -1, p1: int = -1) -> None:
         self.calls.append(("rm", seq, p0, p1))
         lo, hi = (p0 if p0 >= 0 else 0), (p1 if p1 >= 0 else 1 << 62)
         cells = self.seqs.get(seq, {})
-        for pos in [p for p in cells if lo <= p < hi]:
-            cell = cells.pop(pos)
+        for cell in [c for c, pos in cells.items() if lo <= pos < hi]:
+            del cells[cell]
             self.holders[cell].discard(seq)
             if not self.holders[cell]:
                 del self.holders[cell]
@@ -63,6 +66,10 @@ class FakeMemory:
 
     def length(self, seq: int) -> int:
         return len(self.seqs.get(seq, {}))
+
+    def end(self, seq: int) -> int:
+        """The position after the sequence's last cell."""
+        return max(self.seqs.get(seq, {}).values(), default=-1) + 1
 
 
 def make(cache_slots: int = 4, work_seqs: int = 4, n_ctx: int = 100, cache_tokens: int = 40
@@ -300,7 +307,7 @@ class KVMachine(RuleBasedStateMachine):
         """Write some of a lease's reserved cells, as the engine's steps do."""
         i = data.draw(st.integers(0, len(self.leases) - 1))
         lease, pos = self.leases[i]
-        room = lease.prefix.n_tokens + lease.cells - pos
+        room = lease.prefixes[0].n_tokens + lease.cells - pos
         n = data.draw(st.integers(0, max(room, 0)))
         self.memory.write(lease.seqs, pos, n)  # the text goes to both lanes of a drafted request
         self.leases[i] = (lease, pos + n)
@@ -312,7 +319,7 @@ class KVMachine(RuleBasedStateMachine):
         i = data.draw(st.sampled_from(drafted))
         lease, pos = self.leases[i]
         self.kv.keep_lane(lease, data.draw(st.sampled_from(lease.seqs)))
-        back = data.draw(st.integers(lease.prefix.n_tokens, pos))
+        back = data.draw(st.integers(lease.prefixes[0].n_tokens, pos))
         self.kv.truncate(lease, back)
         assert self.memory.length(lease.seq) == back
         self.leases[i] = (lease, back)
@@ -342,3 +349,142 @@ class KVMachine(RuleBasedStateMachine):
 
 TestKVMachine = KVMachine.TestCase
 TestKVMachine.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
+
+
+# -- independently encoded entries: a pinned header, entries after it, leases on several prefixes --
+HEADER = ("\nheader",)
+ENTRIES = [(k,) for k in "abcdefgh"]
+H = 3  # header tokens
+
+
+class EntriesMachine(RuleBasedStateMachine):
+    """The entries layout's operations in random order: build the header (pinned) and entries after
+    copies of it, admit requests on the header plus several entries, decode, release, reset."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memory = FakeMemory()
+        self.kv: KVManager[str] = KVManager(self.memory, cache_slots=5, work_seqs=3, n_ctx=90, cache_tokens=20)
+        self.header: Prefix[str] | None = None
+        self.leases: list[Lease[str]] = []
+
+    @rule()
+    def build_header(self) -> None:
+        if self.header is not None and not self.header.evicted:
+            return
+        slot = self.kv.reserve_prefix(HEADER, H)
+        if slot is None:
+            return
+        self.memory.write(slot.seq, 0, H)
+        self.header = self.kv.commit_prefix(slot, "header")
+        self.kv.pin(self.header)
+        assert not self.kv.is_cached(HEADER) and self.kv.cached_tokens <= self.kv.cache_tokens
+
+    @precondition(lambda self: self.header is not None and not self.header.evicted)
+    @rule(keys=st.lists(st.sampled_from(ENTRIES), min_size=1, max_size=4, unique=True),
+          sizes=st.lists(st.integers(1, 6), min_size=4, max_size=4), reserve=st.integers(0, 20),
+          fail=st.booleans())
+    def build_entries(self, keys: list[tuple[str, ...]], sizes: list[int], reserve: int, fail: bool) -> None:
+        """Reserve every missing entry first, then evaluate them together, as the engine does."""
+        assert self.header is not None
+        slots = []
+        for key, n in zip(keys, sizes, strict=False):
+            if self.kv.is_cached(key):
+                continue
+            slot = self.kv.reserve_prefix(key, n, reserve)
+            if slot is None:
+                for taken in slots:
+                    self.kv.abandon_prefix(taken)
+                return
+            self.memory.seq_cp(self.header.seq, slot.seq)
+            slots.append(slot)
+        for slot in slots:
+            self.memory.write(slot.seq, H, slot.n_tokens)
+        for slot in slots:
+            if fail:
+                self.kv.abandon_prefix(slot)
+            else:
+                self.kv.commit_prefix(slot, slot.key[0])
+
+    @precondition(lambda self: self.header is not None and not self.header.evicted)
+    @rule(keys=st.lists(st.sampled_from(ENTRIES), min_size=1, max_size=4, unique=True),
+          cells=st.integers(0, 20), lanes=st.integers(1, 2))
+    def admit(self, keys: list[tuple[str, ...]], cells: int, lanes: int) -> None:
+        assert self.header is not None
+        found = [self.kv.lookup(key) for key in keys]
+        entries = tuple(p for p in found if p is not None)
+        if not entries:
+            return
+        before = (self.kv.cells_used, self.kv.free_work_seqs, [p.users for p in entries])
+        lease = self.kv.reserve((self.header, *entries), cells, lanes)
+        if lease is None:
+            assert (self.kv.cells_used, self.kv.free_work_seqs, [p.users for p in entries]) == before
+            return
+        own = H + sum(p.n_tokens for p in entries)
+        assert all(self.memory.length(seq) == own for seq in lease.seqs)
+        assert all(self.memory.end(seq) == H + max(p.n_tokens for p in entries) for seq in lease.seqs)
+        self.memory.write(lease.seqs, self.memory.end(lease.seq), cells)  # the text after the widest entry
+        self.leases.append(lease)
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        lease = self.leases.pop(data.draw(st.integers(0, len(self.leases) - 1)))
+        self.kv.release(lease)
+        assert all(self.memory.length(seq) == 0 for seq in lease.seqs)
+
+    @rule()
+    def fail_and_reset(self) -> None:
+        self.kv.reset()
+        self.leases.clear()
+        assert self.header is None or self.header.evicted
+        assert self.kv.cells_used == 0 and self.memory.used == 0
+
+    @invariant()
+    def invariants_hold(self) -> None:
+        self.kv.check()
+        assert self.memory.used <= self.kv.cells_used
+        if self.header is not None and not self.header.evicted:
+            assert self.memory.length(self.header.seq) == H  # entries never write into the header
+
+
+TestEntriesMachine = EntriesMachine.TestCase
+TestEntriesMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+def test_a_lease_shares_every_prefix_and_frees_each_with_its_last_user() -> None:
+    kv, memory = make(cache_slots=4, work_seqs=2, n_ctx=60, cache_tokens=12)
+    header = build(kv, memory, "header", 3)
+    kv.pin(header)
+    assert kv.cached_tokens == 0 and not kv.is_cached(("header",))  # outside the LRU bound
+    entries = []
+    for key, n in (("a", 4), ("b", 5)):
+        slot = kv.reserve_prefix((key,), n)
+        assert slot is not None
+        memory.seq_cp(header.seq, slot.seq)
+        memory.write(slot.seq, 3, n)
+        entries.append(kv.commit_prefix(slot, key))
+    lease = kv.reserve((header, *entries), 10)
+    assert lease is not None and memory.length(lease.seq) == 3 + 4 + 5 and memory.end(lease.seq) == 3 + 5
+    with pytest.raises(ValueError):
+        kv.reserve((header, entries[0], entries[0]), 1)  # each prefix once
+    # A third entry that needs the room of both: "a" (oldest) is evicted while the lease holds it.
+    slot = kv.reserve_prefix(("c",), 7)
+    assert slot is not None and entries[0].evicted and not entries[1].evicted
+    kv.check()
+    kv.abandon_prefix(slot)
+    kv.release(lease)
+    kv.check()
+    assert kv.cells_used == 3 + 5 and memory.used == 3 + 5  # the header and "b"; "a" went with its lease
+    kv.reset()
+    assert header.evicted and kv.cells_used == 0
+
+
+def test_prefixes_being_evaluated_count_toward_the_cache_bound() -> None:
+    kv, _memory = make(cache_slots=4, work_seqs=2, n_ctx=100, cache_tokens=10)
+    first = kv.reserve_prefix(("a",), 6)
+    assert first is not None
+    assert kv.reserve_prefix(("b",), 6) is None  # 6 + 6 > 10 with nothing to evict
+    second = kv.reserve_prefix(("b",), 4)
+    assert second is not None
+    kv.check()

@@ -76,3 +76,17 @@ def test_training_code_never_reads_the_natural_set() -> None:
             continue
         text = source.read_text("utf-8")
         assert "data/natural" not in text and "NATURAL" not in text, source
+
+
+def test_the_hand_written_training_banks_hold_no_natural_sentence(rows: list[dict]) -> None:  # type: ignore[type-arg]
+    """The out-of-scope banks are whole sentences written for training: none may be the natural set's
+    sentence, or close to one (0.8 similarity, case-folded), or the set would stop being unseen."""
+    import difflib
+
+    from training.data.assistant import ASSISTANT, SHOP_NOT_CART
+
+    natural = [r["text"].casefold() for r in rows]
+    bank = [s for table in (ASSISTANT, SHOP_NOT_CART) for sentences in table.values() for s in sentences]
+    close = [(s, m[0]) for s in bank
+             if (m := difflib.get_close_matches(s.replace("{item}", "").casefold(), natural, n=1, cutoff=0.8))]
+    assert not close, close[:5]

@@ -19,7 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.prompt import answer_pieces, catalog_prefix, paper_completion, paper_prompt, query_suffix
+from app.prompt import (
+    ENTRY_HEADER,
+    USER_CUE,
+    answer_pieces,
+    catalog_prefix,
+    entry_piece,
+    paper_completion,
+    paper_prompt,
+    query_suffix,
+)
 from training.config import load_config
 from training.jsonl import read_jsonl
 
@@ -50,6 +59,15 @@ class TrainConfig:
     threads: int = 2
     bf16: bool = True  # bf16 autocast: 1.3-1.5x faster than fp32 on these CPUs
     max_length: int = 512  # tokens; a 20-item catalog plus text is about 150
+    # Rows encoded with independent entries (app.prompt: each entry sees only the header and itself,
+    # at the same positions; the shopper's text sees all), the rest with ordinary causal attention.
+    # Training on both lets one model serve either way; a batch holds rows of one kind only.
+    p_independent_entries: float = 0.0
+    # Rows whose catalog has more than this many entries go in batches of `long_batch_size` (their
+    # own pool), so a 200-entry row does not pad fifteen 12-entry rows to 1,500 tokens.
+    long_catalog_entries: int = 40
+    long_batch_size: int = 4
+    max_long_length: int = 2048  # tokens, for rows with independent entries (positions stay short)
     eval_every: int = 50
     eval_rows: int = 192
     save_every: int = 50
@@ -57,12 +75,30 @@ class TrainConfig:
     # checkpoint on the dev split or souping several (python -m training.soup). None: only the last.
     snapshot_every: int | None = None
     max_train_rows: int | None = None
+    # Start from this PEFT adapter (a directory) instead of a fresh LoRA: continued training on new
+    # data. Its rank and modules win over lora_r / target_modules.
+    init_adapter: str | None = None
     # Wall-clock budget (s): after the warm-up steps the step count is cut to what fits, so the cosine
     # schedule still ends at min_lr. For a lent GPU with a hard time box; None trains all `steps`.
     time_budget_s: float | None = None
 
 
-def encode(tokenizer: Any, row: dict[str, Any], mode: str) -> tuple[list[int], list[int]]:
+@dataclass
+class Example:
+    ids: list[int]
+    labels: list[int]  # IGNORE on the prompt
+    # Independent entries only: each token's position, and its segment (0 the header, i >= 1 the
+    # i-th entry, -1 the shopper's part and the answer). None: causal, positions 0..n-1.
+    positions: list[int] | None = None
+    segments: list[int] | None = None
+    long: bool = False
+
+    @property
+    def pool(self) -> tuple[bool, bool]:
+        return self.segments is not None, self.long
+
+
+def encode(tokenizer: Any, row: dict[str, Any], mode: str, independent: bool = False) -> Example:
     """Token ids and labels (IGNORE on the prompt) built piece by piece, exactly as served."""
 
     def ids(text: str) -> list[int]:
@@ -73,24 +109,68 @@ def encode(tokenizer: Any, row: dict[str, Any], mode: str) -> tuple[list[int], l
         prompt = start + ids(paper_prompt(row["catalog"], row["text"]) + "\n")
         answer = ids(paper_completion(row["intent"], row["product"], row["quantity"]))
         answer.append(tokenizer.eos_token_id)
-    else:
+        return Example(prompt + answer, [IGNORE] * len(prompt) + answer)
+    answer = [t for piece in answer_pieces(row["intent"], row["product"], row["quantity"]) for t in ids(piece)]
+    if not independent:
         prompt = start + ids(catalog_prefix(row["catalog"])) + ids(query_suffix(row["text"]))
-        answer = [t for piece in answer_pieces(row["intent"], row["product"], row["quantity"]) for t in ids(piece)]
-    return prompt + answer, [IGNORE] * len(prompt) + answer
+        return Example(prompt + answer, [IGNORE] * len(prompt) + answer)
+    header = start + ids(ENTRY_HEADER)
+    tokens, positions, segments = list(header), list(range(len(header))), [0] * len(header)
+    widest = 0
+    for i, entry in enumerate(row["catalog"], start=1):
+        piece = ids(entry_piece(entry))
+        tokens += piece
+        positions += range(len(header), len(header) + len(piece))
+        segments += [i] * len(piece)
+        widest = max(widest, len(piece))
+    tail = ids(USER_CUE) + ids(query_suffix(row["text"])) + answer
+    tokens += tail
+    positions += range(len(header) + widest, len(header) + widest + len(tail))
+    segments += [-1] * len(tail)
+    labels = [IGNORE] * (len(tokens) - len(answer)) + answer
+    return Example(tokens, labels, positions, segments)
 
 
-def collate(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, Any]:
+def attention_mask_4d(segments: list[list[int]], width: int) -> Any:
+    """Boolean (batch, 1, width, width) mask: key k is visible to query q when k <= q and k is in the
+    header, in q's own entry, or q is in the shopper's part. Padding sees only itself (no empty row)."""
     import torch
 
-    width = max(len(ids) for ids, _ in examples)
+    mask = torch.zeros((len(segments), 1, width, width), dtype=torch.bool)
+    causal = torch.ones((width, width), dtype=torch.bool).tril()
+    for b, seg in enumerate(segments):
+        n = len(seg)
+        s = torch.tensor(seg)
+        visible = (s[None, :] == 0) | (s[:, None] == -1) | (s[:, None] == s[None, :])
+        mask[b, 0, :n, :n] = visible & causal[:n, :n]
+        idx = torch.arange(n, width)
+        mask[b, 0, idx, idx] = True
+    return mask
+
+
+def collate(examples: list[Example], pad_id: int) -> dict[str, Any]:
+    import torch
+
+    width = max(len(ex.ids) for ex in examples)
     input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, (ids, labs) in enumerate(examples):
-        input_ids[i, : len(ids)] = torch.tensor(ids)
-        labels[i, : len(labs)] = torch.tensor(labs)
-        mask[i, : len(ids)] = 1
-    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask}
+    for i, ex in enumerate(examples):
+        input_ids[i, : len(ex.ids)] = torch.tensor(ex.ids)
+        labels[i, : len(ex.labels)] = torch.tensor(ex.labels)
+        mask[i, : len(ex.ids)] = 1
+    batch: dict[str, Any] = {"input_ids": input_ids, "labels": labels, "attention_mask": mask}
+    if examples[0].segments is not None:
+        if any(ex.segments is None or ex.positions is None for ex in examples):
+            raise ValueError("a batch mixes causal rows and rows with independent entries")
+        positions = torch.zeros((len(examples), width), dtype=torch.long)
+        for i, ex in enumerate(examples):
+            assert ex.positions is not None
+            positions[i, : len(ex.positions)] = torch.tensor(ex.positions)
+            positions[i, len(ex.positions):] = ex.positions[-1] + 1 + torch.arange(width - len(ex.positions))
+        batch["attention_mask"] = attention_mask_4d([ex.segments or [] for ex in examples], width)
+        batch["position_ids"] = positions
+    return batch
 
 
 def answer_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -98,7 +178,8 @@ def answer_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, Any, Any]:
     import torch.nn.functional as F
 
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = causal_lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    hidden = causal_lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                             position_ids=batch.get("position_ids")).last_hidden_state
     targets = batch["labels"][:, 1:]
     selected = targets != IGNORE
     logits = causal_lm.lm_head(hidden[:, :-1][selected]).float()
@@ -137,6 +218,10 @@ def load_model(config: TrainConfig) -> tuple[Any, Any]:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     elif torch.cuda.is_available():
         model = model.cuda()
+    if config.init_adapter:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, config.init_adapter, is_trainable=True), tokenizer
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
@@ -155,7 +240,7 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
 
 
-def evaluate(model: Any, rows: list[tuple[list[int], list[int]]], pad_id: int, batch_size: int, device: Any) -> dict[str, float]:
+def evaluate(model: Any, rows: list[Example], pad_id: int, batch_size: int, device: Any) -> dict[str, float]:
     import torch
 
     model.eval()
@@ -185,9 +270,33 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     train_rows = read_jsonl(config.train_file)[: config.max_train_rows]
-    train_set = [encode(tokenizer, row, config.mode) for row in train_rows]
-    train_set = [ex for ex in train_set if len(ex[0]) <= config.max_length]
-    val_set = [encode(tokenizer, row, config.mode) for row in read_jsonl(config.val_file)[: config.eval_rows]]
+    choose = random.Random(config.seed + 1)  # its own stream: which rows get independent entries
+    train_set = []
+    for row in train_rows:
+        long = len(row["catalog"]) > config.long_catalog_entries
+        independent = long or choose.random() < config.p_independent_entries
+        example = encode(tokenizer, row, config.mode, independent)
+        example.long = long
+        if len(example.ids) <= (config.max_long_length if long else config.max_length):
+            train_set.append(example)
+    val_rows = read_jsonl(config.val_file)[: config.eval_rows]
+    val_sets = {"": [encode(tokenizer, row, config.mode) for row in val_rows]}
+    if config.p_independent_entries:
+        val_sets["_independent"] = [encode(tokenizer, row, config.mode, True) for row in val_rows]
+    pools: dict[tuple[bool, bool], list[int]] = {}
+    for i, example in enumerate(train_set):
+        pools.setdefault(example.pool, []).append(i)
+    print("train rows by (independent entries, long catalog):", {k: len(v) for k, v in sorted(pools.items())})
+
+    def epoch() -> list[list[int]]:
+        """Every row once, in batches of one pool each, the batches shuffled."""
+        batches = []
+        for (_independent, long), members in sorted(pools.items()):
+            size = config.long_batch_size if long else config.batch_size
+            order = random.sample(members, len(members))
+            batches += [order[i : i + size] for i in range(0, len(order) - size + 1, size)]
+        random.shuffle(batches)
+        return batches
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -201,15 +310,15 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         random.setstate(state["python_rng"])
         print(f"resumed from step {start_step}")
 
-    order: list[int] = []
+    queue: list[list[int]] = []
     log = (out / "log.jsonl").open("a")
     bar = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps, desc="train", unit="step")
     started = time.time()
     model.train()
     for step in bar:
-        if len(order) < config.batch_size:
-            order += random.sample(range(len(train_set)), len(train_set))
-        batch_ids, order = order[: config.batch_size], order[config.batch_size :]
+        if not queue:
+            queue = epoch()
+        batch_ids = queue.pop()
         batch = {k: v.to(device) for k, v in collate([train_set[i] for i in batch_ids], pad_id).items()}
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, config)
@@ -223,8 +332,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                                   "row_acc": float(row_acc), "lr": lr_at(step, config)}
         bar.set_postfix(loss=f"{float(loss):.3f}", acc=f"{float(row_acc):.2f}")
         if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
-            record.update(evaluate(model, val_set, pad_id, config.batch_size, device))
-            bar.write(f"step {step + 1}: val_loss {record['val_loss']:.4f} val_exact {record['val_exact']:.3f}")
+            for suffix, val_set in val_sets.items():
+                scores = evaluate(model, val_set, pad_id, config.batch_size, device)
+                record.update({key + suffix: value for key, value in scores.items()})
+            bar.write(f"step {step + 1}: " + " ".join(f"{k} {v:.4f}" for k, v in record.items() if k.startswith("val")))
         log.write(json.dumps(record) + "\n")
         log.flush()
         if config.time_budget_s and step + 1 == start_step + config.warmup_steps:

@@ -33,12 +33,14 @@ class EngineConfig:
     no_product_bias: float  # nats added to "not in catalog" where the product is chosen
     other_bias: float  # nats added to "other" at the intent decision
     confirm_below: float  # calibrated confidence under which answers are flagged; 0: never
+    catalog_layout: str  # "causal" or "entries" (app.prompt), one the model was trained for
     # -- the engine: the settings of the same names (meaning and units there) -----------------
     threads: int
     max_batch: int
     batch_tokens: int
     cache_mb: int
     cache_slots: int
+    entry_slots: int
     max_catalog_tokens: int
     max_query_tokens: int
     max_quantity: int
@@ -56,6 +58,7 @@ def engine_config(settings: Settings) -> EngineConfig:
 
     calibration: dict[str, list[float]] | None = None
     no_product, other, confirm = 0.0, 0.0, 0.0
+    layouts: tuple[str, ...] = ("causal", "entries")  # an explicit file: the settings' word is taken
     if settings.model_path is not None:
         model_path, lora_path = settings.model_path, settings.lora_path
         name, fmt, base = settings.model_name or settings.model_path.stem, "gguf", None
@@ -63,11 +66,16 @@ def engine_config(settings: Settings) -> EngineConfig:
         served = resolve(settings.model_manifest, merge=settings.merge_adapter and settings.lora_path is None)
         model_path, lora_path = served.model_path, settings.lora_path or served.lora_path
         name, fmt, base = settings.model_name or served.name, served.format, served.base
+        layouts = served.layouts
         if settings.lora_path is None:  # the fitted values belong to the manifest's adapter only
             calibration = served.calibration
             no_product, other = served.no_product_bias, served.other_bias
             confirm = served.confirm_below if calibration is not None else 0.0
+    layout = settings.catalog_layout or ("causal" if settings.model_path is not None else layouts[0])
+    if layout not in layouts:
+        raise ValueError(f"catalog_layout={layout!r}: this model was trained for {', '.join(layouts)} only")
     resolved: dict[str, Any] = {
+        "catalog_layout": layout,
         "model_path": Path(model_path),
         "lora_path": Path(lora_path) if lora_path else None,
         "model_name": name,

@@ -1,14 +1,16 @@
 """KV cells and sequence ids of one llama.cpp context: pure bookkeeping, no model in sight.
 
 The engine decodes every request on llama.cpp sequences that share one unified KV buffer of
-``n_ctx`` cells. This module decides which sequence ids are free, which catalog prefixes stay
-cached, and whether a request's cells fit; it touches the model's memory only through the three
-calls of ``Memory`` (the engine passes its ``LlamaContext``; tests pass a fake).
+``n_ctx`` cells. This module decides which sequence ids are free, which prefixes stay cached, and
+whether a request's cells fit; it touches the model's memory only through the three calls of
+``Memory`` (the engine passes its ``LlamaContext``; tests pass a fake).
 
-Sequence ids ``0 .. cache_slots-1`` hold catalog prefixes; ``cache_slots .. cache_slots+work_seqs-1``
-are work sequences for requests. A request's lease copies its prefix's sequence into one work
-sequence (two while its first step is drafted, see ``drafting``): ``seq_cp`` shares the cells,
-nothing is copied, so a cached prefix costs its tokens once however many requests use it.
+A prefix is any cached run of tokens a request builds on: a whole catalog (causal layout), or one
+catalog entry, or the header every entry follows (independent entries, ``app.prompt``). Sequence
+ids ``0 .. cache_slots-1`` hold prefixes; ``cache_slots .. cache_slots+work_seqs-1`` are work
+sequences for requests. A request's lease copies its prefixes' sequences into one work sequence
+(two while its first step is drafted, see ``drafting``): ``seq_cp`` shares the cells, nothing is
+copied, so a cached prefix costs its tokens once however many requests use it.
 
 Lifecycles (the engine is single-threaded; so is this class):
 
@@ -16,23 +18,26 @@ Lifecycles (the engine is single-threaded; so is this class):
   prefix's cells) -> the engine evaluates the tokens into ``slot.seq`` -> ``commit_prefix`` (now
   cached, most recently used) or ``abandon_prefix`` (the evaluation failed: slot and cells back).
   ``lookup`` finds a cached prefix and makes it the most recently used.
+* pinned prefix (the entries' header): ``pin`` after ``commit_prefix`` takes it out of the LRU;
+  it is never evicted, and its cells count until ``reset``.
 * request: ``reserve`` (cells for its text and answer, 1 or 2 work sequences, one more user of
-  the prefix) -> ``keep_lane`` (after a drafted first step: one sequence stays) -> ``truncate``
+  each of its prefixes) -> ``keep_lane`` (after a drafted first step: one sequence stays) -> ``truncate``
   (roll back drafted cells) -> ``release``.
 * ``reset`` after a model failure: the memory is cleared and everything is free again.
 
 Invariants (``check`` asserts them; the unit tests call it after every step):
 
 1. ``cells_used == sum(lease.cells for live leases) + sum(tokens of prefixes that are cached,
-   being evaluated, or evicted but still used)``, and ``cells_used <= n_ctx``. A lease's cells
+   pinned, being evaluated, or evicted but still used)``, and ``cells_used <= n_ctx``. A lease's cells
    are a reservation (its text plus the longest answer), not a count of what it wrote.
 2. A prefix evicted while in use keeps its cells until its last user releases: its request
    sequences still hold those cells, only the cache's sequence id was given back.
-3. The cached prefixes total at most ``cache_tokens`` tokens (the LRU bound) and hold at most
-   ``cache_slots`` slots; eviction is least recently used first (a hit counts as a use).
+3. The cached and the building prefixes together total at most ``cache_tokens`` tokens (the LRU
+   bound; a pinned one is outside it) and hold at most ``cache_slots`` slots; eviction is least
+   recently used first (a hit counts as a use).
 4. Sequence ids are never handed out twice: every id is in exactly one place (free, a cached or
    building prefix, a live lease), and a freed id has had its cells removed (``seq_rm``) first.
-5. ``prefix.users`` is the number of live leases on it; an evicted prefix takes no new lease.
+5. ``prefix.users`` is the number of live leases that hold it; an evicted prefix takes no new lease.
 6. A refused ``reserve`` or ``reserve_prefix`` (``None``: retry once others release) changes no
    cells and no ids. ``reserve_prefix`` may have evicted prefixes before refusing (as the engine
    always did: the room is needed either way).
@@ -73,6 +78,7 @@ class Prefix(Generic[T]):
     data: T
     users: int = 0
     evicted: bool = False
+    pinned: bool = False
 
 
 @dataclass(eq=False)
@@ -87,9 +93,10 @@ class PrefixSlot:
 
 @dataclass(eq=False)
 class Lease(Generic[T]):
-    """A request's reservation: ``cells`` KV cells and its work sequences (the first is the main one)."""
+    """A request's reservation: ``cells`` KV cells and its work sequences (the first is the main one),
+    sharing the cells of ``prefixes``."""
 
-    prefix: Prefix[T]
+    prefixes: tuple[Prefix[T], ...]
     cells: int
     seqs: tuple[int, ...]
     generation: int
@@ -125,6 +132,8 @@ class KVManager(Generic[T]):
         self._leases: set[Lease[T]] = set()
         self._cells = 0
         self._cached_tokens = 0
+        self._building_tokens = 0
+        self._pinned: list[Prefix[T]] = []
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -166,13 +175,17 @@ class KVManager(Generic[T]):
             raise ValueError("this prefix is already cached or being evaluated")
         if not 0 < n_tokens <= self.cache_tokens:
             raise ValueError(f"a prefix of {n_tokens} tokens does not fit a cache of {self.cache_tokens}")
-        while self.prefixes and (self._cached_tokens + n_tokens > self.cache_tokens or not self._free_cache):
+        while self.prefixes and (self._cached_tokens + self._building_tokens + n_tokens > self.cache_tokens
+                                 or not self._free_cache):
             self._evict_oldest()
+        if self._cached_tokens + self._building_tokens + n_tokens > self.cache_tokens:
+            return None  # prefixes being evaluated fill the cache: retry once they are committed
         if self._cells + n_tokens + reserve > self.n_ctx or not self._free_cache:
             return None  # leases hold the cells (or every slot is being evaluated): retry later
         slot = PrefixSlot(key, self._free_cache.pop(), n_tokens, self._generation)
         self._building[slot.seq] = slot
         self._cells += n_tokens
+        self._building_tokens += n_tokens
         return slot
 
     def commit_prefix(self, slot: PrefixSlot, data: T) -> Prefix[T]:
@@ -194,6 +207,16 @@ class KVManager(Generic[T]):
         if slot.generation != self._generation or self._building.get(slot.seq) is not slot:
             raise ValueError("this prefix slot is not being evaluated (stale after reset, or done)")
         del self._building[slot.seq]
+        self._building_tokens -= slot.n_tokens
+
+    def pin(self, prefix: Prefix[T]) -> None:
+        """Take a cached prefix out of the LRU for good (until ``reset``): it is never evicted."""
+        if prefix.evicted or self.prefixes.get(prefix.key) is not prefix:
+            raise ValueError("pin a prefix that is cached")
+        del self.prefixes[prefix.key]
+        self._cached_tokens -= prefix.n_tokens
+        prefix.pinned = True
+        self._pinned.append(prefix)
 
     def _evict_oldest(self) -> None:
         _, prefix = self.prefixes.popitem(last=False)
@@ -206,11 +229,17 @@ class KVManager(Generic[T]):
         # else its users' sequences still hold the cells: the last release frees them
 
     # -- requests -----------------------------------------------------------------------------
-    def reserve(self, prefix: Prefix[T], cells: int, lanes: int = 1) -> Lease[T] | None:
-        """``cells`` more cells and ``lanes`` work sequences, each sharing the prefix's cells.
-        None (nothing changed) when either does not fit."""
-        if prefix.evicted or self.prefixes.get(prefix.key) is not prefix:
-            raise ValueError("reserve on a prefix that is not cached")
+    def reserve(self, prefixes: Prefix[T] | tuple[Prefix[T], ...], cells: int, lanes: int = 1) -> Lease[T] | None:
+        """``cells`` more cells and ``lanes`` work sequences, each sharing the cells of every prefix
+        (one, or a tuple: the header and a catalog's entries). None (nothing changed) when either
+        does not fit."""
+        held = prefixes if isinstance(prefixes, tuple) else (prefixes,)
+        if not held or len({id(p) for p in held}) != len(held):
+            raise ValueError("a lease needs at least one prefix, each once")
+        for prefix in held:
+            live = self._pinned if prefix.pinned else [self.prefixes.get(prefix.key)]
+            if prefix.evicted or not any(p is prefix for p in live):
+                raise ValueError("reserve on a prefix that is not cached")
         if cells < 0 or lanes < 1:
             raise ValueError("a lease needs cells >= 0 and at least one lane")
         if self._cells + cells > self.n_ctx or len(self._free_work) < lanes:
@@ -218,11 +247,13 @@ class KVManager(Generic[T]):
         seqs = []
         for _ in range(lanes):
             seq = self._free_work.pop()
-            self.memory.seq_cp(prefix.seq, seq)
+            for prefix in held:
+                self.memory.seq_cp(prefix.seq, seq)
             seqs.append(seq)
-        prefix.users += 1
+        for prefix in held:
+            prefix.users += 1
         self._cells += cells
-        lease = Lease(prefix, cells, tuple(seqs), self._generation)
+        lease = Lease(held, cells, tuple(seqs), self._generation)
         self._leases.add(lease)
         return lease
 
@@ -251,10 +282,10 @@ class KVManager(Generic[T]):
         lease.released = True
         self._leases.discard(lease)
         self._cells -= lease.cells
-        prefix = lease.prefix
-        prefix.users -= 1
-        if prefix.evicted and prefix.users == 0:
-            self._cells -= prefix.n_tokens
+        for prefix in lease.prefixes:
+            prefix.users -= 1
+            if prefix.evicted and prefix.users == 0:
+                self._cells -= prefix.n_tokens
 
     def _check_live(self, lease: Lease[T]) -> None:
         if lease.released or lease.generation != self._generation or lease not in self._leases:
@@ -267,16 +298,17 @@ class KVManager(Generic[T]):
         self._generation += 1
         for lease in self._leases:
             lease.released = True
-        for prefix in self.prefixes.values():
+        for prefix in [*self.prefixes.values(), *self._pinned]:
             prefix.evicted = True
         self._init_state()
 
     def check(self) -> None:
         """Assert the invariants of the module docstring (raises AssertionError)."""
         problems: list[str] = []
-        used_prefixes = {id(lease.prefix): lease.prefix for lease in self._leases}
+        used_prefixes = {id(p): p for lease in self._leases for p in lease.prefixes}
         cached = list(self.prefixes.values())
-        held = {id(p): p for p in cached} | {id(p): p for p in used_prefixes.values() if p.evicted}
+        held = ({id(p): p for p in cached + self._pinned}
+                | {id(p): p for p in used_prefixes.values() if p.evicted})
         expected = (
             sum(lease.cells for lease in self._leases)
             + sum(p.n_tokens for p in held.values())
@@ -288,18 +320,23 @@ class KVManager(Generic[T]):
             problems.append(f"cells_used {self._cells} > n_ctx {self.n_ctx}")
         if self._cached_tokens != sum(p.n_tokens for p in cached):
             problems.append("cached_tokens out of step with the LRU")
-        if self._cached_tokens > self.cache_tokens:
-            problems.append(f"cached {self._cached_tokens} tokens > cache_tokens {self.cache_tokens}")
+        if self._building_tokens != sum(slot.n_tokens for slot in self._building.values()):
+            problems.append("building_tokens out of step with the slots being evaluated")
+        if self._cached_tokens + self._building_tokens > self.cache_tokens:
+            problems.append(f"cached {self._cached_tokens} + building {self._building_tokens} tokens"
+                            f" > cache_tokens {self.cache_tokens}")
+        if any(p.evicted or not p.pinned for p in self._pinned) or any(p.pinned for p in cached):
+            problems.append("a pinned prefix is evicted, or in the LRU")
         if any(p.evicted or self.prefixes.get(p.key) is not p for p in cached):
             problems.append("the LRU holds an evicted prefix or under the wrong key")
-        cache_ids = self._free_cache + [p.seq for p in cached] + list(self._building)
+        cache_ids = self._free_cache + [p.seq for p in cached + self._pinned] + list(self._building)
         if sorted(cache_ids) != list(range(self.cache_slots)):
             problems.append(f"cache ids are not each in one place: {sorted(cache_ids)}")
         work_ids = self._free_work + [seq for lease in self._leases for seq in lease.seqs]
         if sorted(work_ids) != list(range(self.cache_slots, self.cache_slots + self.work_seqs)):
             problems.append(f"work ids are not each in one place: {sorted(work_ids)}")
-        for prefix in ({id(p): p for p in cached} | used_prefixes).values():
-            users = sum(lease.prefix is prefix for lease in self._leases)
+        for prefix in ({id(p): p for p in cached + self._pinned} | used_prefixes).values():
+            users = sum(any(p is prefix for p in lease.prefixes) for lease in self._leases)
             if prefix.users != users:
                 problems.append(f"prefix {prefix.key[:2]} counts {prefix.users} users; {users} leases hold it")
         if problems:

@@ -5,9 +5,15 @@ bounded queue (full queue: ``Overloaded``, a 429) and are decoded together: each
 is one llama.cpp sequence, and every model call carries the pending tokens of all of them, with
 logits only where a decision is due (continuous micro-batching).
 
-Catalog prefix cache: the ``Catalog: ...`` part of the prompt is evaluated once into a sequence
-of its own and kept in an LRU bounded in bytes of KV cache. A request copies that sequence
-(``llama_memory_seq_cp`` shares the cells, nothing is copied) and evaluates only its text.
+Two catalog layouts (``app.prompt``), chosen by ``catalog_layout``:
+
+* causal: the ``Catalog: ...`` part of the prompt is evaluated once into a sequence of its own and
+  kept in an LRU bounded in bytes of KV cache. A request copies that sequence
+  (``llama_memory_seq_cp`` shares the cells, nothing is copied) and evaluates only its text.
+* entries: each catalog entry is evaluated once, after a shared header and at the same positions
+  as every other entry, into a sequence of its own, kept in the same kind of LRU. A request copies
+  the header and each of its entries into its sequence and evaluates its text after them, so a
+  catalog never seen before costs only the entries never seen before.
 
 This module is the scheduler (admission, the micro-batched step, each request's ``JobState``).
 The pieces it drives: ``llama_context`` (every ctypes call), ``kv_manager`` (sequence ids, KV
@@ -28,13 +34,13 @@ from app.backends import drafting
 from app.backends.base import BackendError, InputTooLarge, Query, Result
 from app.backends.drafting import Lane
 from app.backends.engine import EngineConfig
-from app.backends.kv_manager import KVManager, Lease, Prefix
-from app.backends.llama_context import Entry, LlamaContext, LlamaModel
+from app.backends.kv_manager import KVManager, Lease, Prefix, PrefixSlot
+from app.backends.llama_context import MAX_SEQUENCES, Entry, LlamaContext, LlamaModel
 from app.backends.queued import Job, QueuedBackend
 from app.calibration import Calibrator
 from app.core import metrics
 from app.decoding import AnswerDecoder, Grammar, Node, build_product_trie
-from app.prompt import catalog_prefix, query_suffix
+from app.prompt import ENTRY_HEADER, USER_CUE, catalog_prefix, entry_piece, query_suffix
 
 log = logging.getLogger("shopintent.llamacpp")
 
@@ -44,6 +50,7 @@ WORK_CELLS_PER_SLOT = 96  # a typical request: ~30 query tokens + its answer (to
 # and the answer steps cost about 10 tokens' work (each needs logits over the 262k vocabulary).
 CHARS_PER_TOKEN = 3.5
 ANSWER_COST = 10.0
+HEADER_KEY = ("\n" + ENTRY_HEADER,)  # the entries' header in the prefix LRU (no entry has a line break)
 
 
 class JobState(enum.Enum):
@@ -69,7 +76,7 @@ class _Catalog:
 @dataclass
 class _Job(Job):
     state: JobState = JobState.QUEUED
-    lease: Lease[_Catalog] | None = None  # KV cells and sequences, from admission to the end
+    lease: Lease[_Catalog | None] | None = None  # KV cells and sequences, from admission to the end
     decoder: AnswerDecoder | None = None
     pos: int = 0  # the next position on its sequences
     feed: list[int] = field(default_factory=list)  # tokens for the next model call (the text may need several)
@@ -105,6 +112,8 @@ class LlamaCppBackend(QueuedBackend):
         self.batch_tokens = config.batch_tokens
         self.cache_mb = config.cache_mb
         self.cache_slots = config.cache_slots
+        self.layout = config.catalog_layout
+        self.entry_slots = config.entry_slots
         self.max_catalog_tokens = config.max_catalog_tokens
         self.max_query_tokens = config.max_query_tokens
         self.max_quantity = config.max_quantity
@@ -120,7 +129,8 @@ class LlamaCppBackend(QueuedBackend):
         self._deferred: list[_Job] = []
         self._model: LlamaModel | None = None
         self._context: LlamaContext | None = None
-        self._kv: KVManager[_Catalog] | None = None
+        self._kv: KVManager[_Catalog | None] | None = None
+        self._header: Prefix[_Catalog | None] | None = None  # entries layout: the pinned header
         self.load_seconds = 0.0
         self._busy_since = 0.0
         self._finished_cost = 0.0
@@ -140,10 +150,17 @@ class LlamaCppBackend(QueuedBackend):
         self.n_ctx = self.cache_tokens + self.max_batch * WORK_CELLS_PER_SLOT + self.max_query_tokens + 256
         # A request decodes on one sequence; a drafted one borrows a second for its first step.
         work_seqs = self.max_batch + (self.draft_max_active if self.draft else 0)
-        self.n_seq = self.cache_slots + work_seqs
+        # The entries layout keeps one sequence per cached entry and one for the header.
+        cache_slots = self.entry_slots + 1 if self.layout == "entries" else self.cache_slots
+        self.n_seq = cache_slots + work_seqs
+        if self.n_seq > MAX_SEQUENCES:
+            raise ValueError(f"{cache_slots} cached prefixes and {work_seqs} work sequences exceed llama.cpp's "
+                             f"{MAX_SEQUENCES} sequences: lower entry_slots / cache_slots or max_batch")
         self._context = model.new_context(self.n_ctx, self.n_seq)
-        self._kv = KVManager(self._context, cache_slots=self.cache_slots, work_seqs=work_seqs, n_ctx=self.n_ctx,
+        self._kv = KVManager(self._context, cache_slots=cache_slots, work_seqs=work_seqs, n_ctx=self.n_ctx,
                              cache_tokens=self.cache_tokens)
+        self._header_tokens = self.tokenize(ENTRY_HEADER, add_bos=True)
+        self._user_cue = self.tokenize(USER_CUE)
         self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias)
         self._thread = threading.Thread(target=self._run, name="llamacpp-owner", daemon=True)
         self._thread.start()
@@ -181,11 +198,19 @@ class LlamaCppBackend(QueuedBackend):
         """Whether the catalog's prefix is cached; read on the callers' threads by ``cost``."""
         return self._kv is not None and self._kv.is_cached(catalog)
 
+    def _uncached_entries(self, catalog: tuple[str, ...]) -> list[str]:
+        """The entries layout: the entries not in the cache; read on the callers' threads by ``cost``."""
+        kv = self._kv
+        return list(catalog) if kv is None else [entry for entry in catalog if not kv.is_cached((entry,))]
+
     def cost(self, query: Query) -> float:
-        """Tokens this request will make the model evaluate: its text, the answer, and the whole
-        catalog when that is not in the prefix cache (a cache miss costs ~10x a hit)."""
+        """Tokens this request will make the model evaluate: its text, the answer, and the part of the
+        catalog that is not cached: the whole catalog (causal layout; a miss costs ~10x a hit) or
+        the entries never seen (entries layout)."""
         tokens = len(query.text) / CHARS_PER_TOKEN + ANSWER_COST
-        if not self._catalog_cached(query.catalog):
+        if self.layout == "entries":
+            tokens += sum(len(entry) + 1 for entry in self._uncached_entries(query.catalog)) / CHARS_PER_TOKEN
+        elif not self._catalog_cached(query.catalog):
             tokens += sum(len(entry) + 1 for entry in query.catalog) / CHARS_PER_TOKEN
         return tokens
 
@@ -254,38 +279,138 @@ class LlamaCppBackend(QueuedBackend):
                 self._deferred.insert(0, job)  # wait for KV space; keep order
                 return
 
+    def _query_tokens(self, text: str) -> list[int]:
+        tokens = self.tokenize(query_suffix(text))
+        if len(tokens) > self.max_query_tokens:  # keep the head and the tail (the cue)
+            half = self.max_query_tokens // 2
+            tokens = tokens[:half] + tokens[-(self.max_query_tokens - half) :]
+        return tokens
+
+    def _start(self, job: _Job, prefixes: Prefix[_Catalog | None] | tuple[Prefix[_Catalog | None], ...],
+               products: Node, cells: int, pos: int, feed: list[int]) -> bool:
+        """Reserve the request's cells and sequences on its prefixes and make it active."""
+        assert self._kv is not None
+        # Drafting saves model calls but adds tokens and logits rows to each call: it pays when the
+        # machine is idle (latency), not when full batches already keep it busy (throughput).
+        drafted = self.draft and len(self._active) < self.draft_max_active
+        lease = self._kv.reserve(prefixes, cells, lanes=2 if drafted else 1)
+        if lease is None:
+            return False
+        job.lease = lease
+        job.state = JobState.DRAFTING if drafted else JobState.PREFILL
+        job.pos = pos
+        job.decoder = AnswerDecoder(self.grammar, products)
+        job.feed = feed
+        self._active.append(job)
+        return True
+
     def _prepare(self, job: _Job) -> bool:
         """Find or build the catalog prefix, reserve KV cells, start the decoder."""
+        if self.layout == "entries":
+            return self._prepare_entries(job)
         assert self._kv is not None
-        query_tokens = self.tokenize(query_suffix(job.query.text))
-        if len(query_tokens) > self.max_query_tokens:  # keep the head and the tail (the cue)
-            half = self.max_query_tokens // 2
-            query_tokens = query_tokens[:half] + query_tokens[-(self.max_query_tokens - half) :]
+        query_tokens = self._query_tokens(job.query.text)
         prefix = self._kv.lookup(job.query.catalog)
         if prefix is not None:
             metrics.PREFIX_CACHE.labels("hit").inc()
-        cells = len(query_tokens) + (prefix.data.answer_cells if prefix else ANSWER_MARGIN)
+        cells = len(query_tokens) + (prefix.data.answer_cells if prefix and prefix.data else ANSWER_MARGIN)
         if prefix is None:
             prefix = self._build_prefix(job.query.catalog, reserve=cells)
             if prefix is None:
                 return False
             metrics.PREFIX_CACHE.labels("miss").inc()
-            cells = len(query_tokens) + prefix.data.answer_cells
-        # Drafting saves model calls but adds tokens and logits rows to each call: it pays when the
-        # machine is idle (latency), not when full batches already keep it busy (throughput).
-        drafted = self.draft and len(self._active) < self.draft_max_active
-        lease = self._kv.reserve(prefix, cells, lanes=2 if drafted else 1)
-        if lease is None:
-            return False
-        job.lease = lease
-        job.state = JobState.DRAFTING if drafted else JobState.PREFILL
-        job.pos = prefix.n_tokens
-        job.decoder = AnswerDecoder(self.grammar, prefix.data.products)
-        job.feed = list(query_tokens)
-        self._active.append(job)
-        return True
+        assert prefix.data is not None
+        cells = len(query_tokens) + prefix.data.answer_cells
+        return self._start(job, prefix, prefix.data.products, cells, prefix.n_tokens, query_tokens)
 
-    def _build_prefix(self, catalog: tuple[str, ...], reserve: int) -> Prefix[_Catalog] | None:
+    # -- the entries layout ----------------------------------------------------------------------
+    def _prepare_entries(self, job: _Job) -> bool:
+        """Look up the request's entries, evaluate the missing ones, reserve, start the decoder."""
+        assert self._kv is not None
+        catalog = job.query.catalog
+        if len(catalog) > self.entry_slots:
+            raise InputTooLarge(f"the catalog has {len(catalog)} entries; this engine caches {self.entry_slots}")
+        header = self._header_prefix()
+        if header is None:
+            return False
+        products = build_product_trie(self.tokenize, catalog)
+        query_tokens = self._user_cue + self._query_tokens(job.query.text)
+        cells = len(query_tokens) + max(_depth(products), 1) + 8 + ANSWER_MARGIN
+        found: dict[str, Prefix[_Catalog | None]] = {}
+        missing: list[tuple[str, list[int]]] = []
+        for entry in catalog:  # hits first: they become the most recently used, safe from eviction below
+            prefix = self._kv.lookup((entry,))
+            if prefix is not None:
+                found[entry] = prefix
+            else:
+                missing.append((entry, self.tokenize(entry_piece(entry))))
+        n_tokens = len(self._header_tokens) + sum(p.n_tokens for p in found.values()) + sum(len(t) for _, t in missing)
+        if n_tokens > self.max_catalog_tokens:
+            raise InputTooLarge(f"the catalog is {n_tokens} tokens for this model; the limit is {self.max_catalog_tokens}")
+        metrics.ENTRY_CACHE.labels("hit").inc(len(found))
+        if missing:
+            built = self._build_entries(header, missing, reserve=cells)
+            if built is None:
+                return False
+            metrics.ENTRY_CACHE.labels("miss").inc(len(missing))
+            found.update(built)
+        prefixes = tuple(found[entry] for entry in catalog)
+        if any(p.evicted for p in prefixes):  # only when one catalog outgrows the cache bound
+            raise InputTooLarge("the catalog's entries do not fit the entry cache; raise cache_mb")
+        pos = header.n_tokens + max(p.n_tokens for p in prefixes)  # every entry starts right after the header
+        return self._start(job, (header, *prefixes), products, cells, pos, query_tokens)
+
+    def _header_prefix(self) -> Prefix[_Catalog | None] | None:
+        """The pinned header every entry follows, evaluated on first use (and after a reset)."""
+        assert self._kv is not None and self._context is not None
+        if self._header is not None and not self._header.evicted:
+            return self._header
+        tokens = self._header_tokens
+        slot = self._kv.reserve_prefix(HEADER_KEY, len(tokens))
+        if slot is None:
+            return None
+        try:
+            status = self._context.decode([(tok, i, (slot.seq,), False) for i, tok in enumerate(tokens)])
+            if status != 0:
+                raise BackendError(f"llama_decode returned {status} while evaluating the catalog header")
+        except BaseException:
+            self._kv.abandon_prefix(slot)
+            raise
+        metrics.PROMPT_TOKENS.labels("catalog").inc(len(tokens))
+        self._header = self._kv.commit_prefix(slot, None)
+        self._kv.pin(self._header)
+        return self._header
+
+    def _build_entries(self, header: Prefix[_Catalog | None], missing: list[tuple[str, list[int]]],
+                       reserve: int) -> dict[str, Prefix[_Catalog | None]] | None:
+        """Evaluate entries into cache sequences of their own, each after a copy of the header, all at
+        the positions right after it, in as few model calls as the batch allows. None while in-flight
+        requests hold the cells (nothing is kept: the request retries)."""
+        assert self._kv is not None and self._context is not None
+        slots: list[tuple[PrefixSlot, list[int]]] = []
+        try:
+            for entry, tokens in missing:
+                slot = self._kv.reserve_prefix((entry,), len(tokens), reserve)
+                if slot is None:
+                    for taken, _ in slots:
+                        self._kv.abandon_prefix(taken)
+                    return None
+                self._context.seq_cp(header.seq, slot.seq)
+                slots.append((slot, tokens))
+            rows: list[Entry] = [(tok, header.n_tokens + i, (slot.seq,), False)
+                                 for slot, tokens in slots for i, tok in enumerate(tokens)]
+            for start in range(0, len(rows), self.batch_tokens):
+                status = self._context.decode(rows[start : start + self.batch_tokens])
+                if status != 0:
+                    raise BackendError(f"llama_decode returned {status} while evaluating catalog entries")
+        except BaseException:
+            for taken, _ in slots:
+                self._kv.abandon_prefix(taken)
+            raise
+        metrics.PROMPT_TOKENS.labels("catalog").inc(len(rows))
+        return {slot.key[0]: self._kv.commit_prefix(slot, None) for slot, _ in slots}
+
+    def _build_prefix(self, catalog: tuple[str, ...], reserve: int) -> Prefix[_Catalog | None] | None:
         """Evaluate a catalog into a cache sequence; None while in-flight requests hold the cells."""
         assert self._kv is not None and self._context is not None
         tokens = self.tokenize(catalog_prefix(list(catalog)), add_bos=True)

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     cache_mb: int = Field(default=32, ge=1, le=16384, description="Prefix (catalog) KV cache bound, in MB.")
     cache_slots: int = Field(default=32, ge=1, le=1024, description="Catalog prefixes cached at most (one "
                              "llama.cpp sequence each); 20 catalogs that rotate thrashed 16.")
+    catalog_layout: Literal["causal", "entries"] | None = Field(
+        default=None,
+        description="How the catalog is encoded: 'causal' (one prefix per catalog, cached per catalog) or "
+        "'entries' (each entry encoded on its own and cached once for every catalog it is in: a catalog never "
+        "seen costs what its new entries cost). Unset: the manifest's first layout; the model must be "
+        "trained for the one chosen.",
+    )
+    entry_slots: int = Field(default=224, ge=1, le=240, description="Catalog entries cached at most in the "
+                             "'entries' layout (one llama.cpp sequence each; llama.cpp has 256 in all).")
     max_catalog_tokens: int = Field(default=2048, ge=64, le=32768)
     max_query_tokens: int = Field(default=256, ge=16, le=4096, description="Longer texts keep head and tail.")
     max_quantity: int = Field(default=999, ge=1, le=99999)

@@ -18,6 +18,11 @@ BATCH_SIZE = Histogram(
     "shopintent_batch_size", "Requests decoded together per model call.", buckets=(1, 2, 4, 8, 16, 32, 64, 128)
 )
 PREFIX_CACHE = Counter("shopintent_prefix_cache_total", "Catalog prefix cache lookups.", ["result"])
+ENTRY_CACHE = Counter(
+    "shopintent_entry_cache_total", "Catalog entry cache lookups, one per entry ('entries' layout).", ["result"]
+)
+CACHE_BOUND_BYTES = Gauge("shopintent_cache_bound_bytes", "The KV cache bound for cached catalogs or entries.")
+CACHE_USED_BYTES = Gauge("shopintent_cache_used_bytes", "KV bytes held by cached catalogs or entries.")
 PROMPT_TOKENS = Counter("shopintent_prompt_tokens_total", "Tokens evaluated by the model.", ["kind"])
 MODEL_LOAD_SECONDS = Gauge("shopintent_model_load_seconds", "Time to load and warm the model.")
 PREDICTIONS = Counter("shopintent_predictions_total", "Predictions by intent and language.", ["intent", "language"])

@@ -22,7 +22,10 @@ from pathlib import Path
 from app.domain import ADD, LANGUAGES, OTHER, REMOVE, SHORT_NAMES
 from training.config import load_config
 from training.data import dev as dev_bank
+from training.data.assistant import ASSISTANT, SHOP_NOT_CART
 from training.data.card import write_card
+from training.data.catalog_names import CATALOG_NAMES
+from training.data.natural_frames import FRAMES, SIZE_FRAMES
 from training.data.open_products import HELD_OUT, OPEN_PRODUCTS
 from training.data.open_translations import TRANSLATIONS
 from training.data.phrases import BANKS, EMOJI, Bank, is_held_out
@@ -31,6 +34,9 @@ from training.data.siblings import TRAIN_ONLY
 from training.jsonl import write_jsonl
 
 SPLITS = ("train", "val", "test", "dev")
+FOREIGN = ("sr", "pt", "nl", "pl")  # assistant commands in languages the shop does not serve
+_FRENCH_ELISION = re.compile(r"(\b)de ([aeiouyœéèêâîôûAEIOUYŒÉ])")
+_SIZE = re.compile(r"\d+(?:[.,]\d+)?\s?(?:kg|g|ml|cl|l|L|m|cm|mm|GB|TB|W|V|mAh|kom|pcs|pack|er)?\b")
 
 
 @dataclass
@@ -68,6 +74,23 @@ class DataConfig:
     p_open_translated: float = 0.0
     # Dev rows target a product that has a dev wording this often (else any product).
     p_dev_product: float = 0.8
+    # -- the real distribution (train split only: val, test and dev stay the same rows) ----------
+    # Catalogs in the shop's own language (training/data/catalog_names.py), or mixed entry by entry.
+    p_shop_catalog: float = 0.0
+    p_mixed_catalog: float = 0.0
+    # "other" rows that are assistant commands with cart verbs, or shop messages that are no cart
+    # command (training/data/assistant.py); some in languages the shop does not serve.
+    p_assistant: float = 0.0
+    p_shop_not_cart: float = 0.0
+    p_foreign_assistant: float = 0.25  # of assistant rows: Serbian, Portuguese, Dutch or Polish
+    # Cart rows drawn from natural frames (reasons, politeness, mistakes, contrast, dozens and pairs,
+    # the product's own number: natural_frames.py here) instead of the phrase banks.
+    p_natural_frame: float = 0.0
+    p_size_frame: float = 0.15  # of natural-frame rows whose target has a size: "the 500g yogurt"
+    # Catalogs grown to long_catalog_min..long_catalog_max entries with other products.
+    p_long_catalog: float = 0.0
+    long_catalog_min: int = 40
+    long_catalog_max: int = 200
 
 
 @dataclass(frozen=True)
@@ -117,10 +140,14 @@ class Generator:
         self.split_name = "train"
         self.seen_texts: set[str] = set()
         self.tags: set[str] = set()
+        self.language = "en"
+        self.catalog_language = "en"  # "en", the row's language, or "mixed"
 
     # -- catalog ---------------------------------------------------------------------------
-    def catalog_name(self, product: Product) -> str:
+    def catalog_name(self, product: Product, language: str = "en") -> str:
         names = product.catalog_names()
+        if language != "en" and product.name in CATALOG_NAMES:
+            names = list(CATALOG_NAMES[product.name][language])
         if len(names) > 1 and self.rng.random() < self.config.p_sized_name:
             return self.rng.choice(names[1:])
         return names[0]
@@ -139,8 +166,40 @@ class Generator:
         if include_target and target not in chosen:
             chosen[0] = target
         self.rng.shuffle(chosen)
-        names = {p.name: self.catalog_name(p) for p in chosen}
+        names = {p.name: self.catalog_name(p, self.entry_language()) for p in chosen}
+        if self.split_name == "train" and self.config.p_long_catalog and self.rng.random() < self.config.p_long_catalog:
+            size = self.rng.randint(self.config.long_catalog_min, self.config.long_catalog_max)
+            taken = {name.casefold() for name in names.values()}
+            pool = [p for p in universe if p.name not in names and p.group != target.group and p is not target]
+            for p in self.rng.sample(pool, min(len(pool), size - len(names))):
+                name = self.catalog_name(p, self.entry_language())
+                if name.casefold() not in taken:
+                    taken.add(name.casefold())
+                    names[p.name] = name
+            entries = list(names.items())
+            self.rng.shuffle(entries)
+            names = dict(entries)
+            self.tags.add("long_catalog")
         return list(names.values()), names
+
+    def entry_language(self) -> str:
+        """The language of the next catalog entry: the row's catalog language, or a coin per entry."""
+        if self.catalog_language == "mixed":
+            return self.rng.choice(("en", self.language))
+        return self.catalog_language
+
+    def choose_catalog_language(self, language: str) -> str:
+        if self.split_name != "train" or language == "en" or not (
+                self.config.p_shop_catalog or self.config.p_mixed_catalog):  # no draw: old rows stay
+            return "en"
+        roll = self.rng.random()
+        if roll < self.config.p_shop_catalog:
+            self.tags.add("shop_catalog")
+            return language
+        if roll < self.config.p_shop_catalog + self.config.p_mixed_catalog:
+            self.tags.add("mixed_catalog")
+            return "mixed"
+        return "en"
 
     # -- surface forms -----------------------------------------------------------------------
     def surface(self, product: Product, language: str, split: str, quantity: int, catalog_name: str | None) -> str:
@@ -201,7 +260,7 @@ class Generator:
         return chosen
 
     def fill(self, template: str, language: str, split: str, target: Product, catalog: dict[str, str],
-             quantity: int) -> str:
+             quantity: int, fixed_quantity: bool = False, size: str = "") -> str:
         bank = BANKS[language]
         slots: dict[str, str] = {"cart": self.rng.choice(bank.carts)}
         if "{n2}" in template:
@@ -210,10 +269,13 @@ class Generator:
                 wrong = self.rng.randint(1, 9)
             slots["n2"] = self.quantity_words(bank, wrong, "{n2} {p}" in template)
             self.tags.add("correction")
-        if "{n}" in template:
+        if "x{n}" in template or "{n}x" in template:  # "2x milk", "milk x2": digits only
+            slots["n"] = str(quantity)
+        elif "{n}" in template:
             slots["n"] = self.quantity_words(bank, quantity, "{n} {p}" in template)
         slots["d"] = str(quantity)
-        product_quantity = quantity if ("{n}" in template or "{d}" in template) else 1
+        slots["size"] = size
+        product_quantity = quantity if ("{n}" in template or "{d}" in template or fixed_quantity) else 1
         if "{p}" in template and product_quantity == 1 and ("how many" in template or "koliko" in template):
             product_quantity = 2
         slots["p"] = self.surface(target, language, split, product_quantity, catalog.get(target.name))
@@ -264,6 +326,8 @@ class Generator:
         language = cfg.languages[index % len(cfg.languages)]
         intent = rng.choices(list(cfg.intent_weights), weights=list(cfg.intent_weights.values()))[0]
         self.split_name = split
+        self.language = language
+        self.catalog_language = "en"
         if rng.random() < cfg.p_open_target:
             target = rng.choice(self.open_targets[split])
             if split == "test":
@@ -274,12 +338,18 @@ class Generator:
             target = rng.choice(PRODUCTS)
         missing = intent != OTHER and rng.random() < cfg.p_missing_product
         include_target = not missing and (intent != OTHER or rng.random() < 0.7)
+        if split == "train":  # drawn only for train, so the other splits keep their rows
+            self.catalog_language = self.choose_catalog_language(language)
         catalog_list, catalog = self.make_catalog(target, include_target)
         quantity = self.draw_quantity()
-        template = rng.choice(self.templates(language, intent, split))
-        if "{n}" not in template and "{d}" not in template:
-            quantity = 1
-        text = self.noise(self.fill(template, language, split, target, catalog, quantity), language)
+        special = self.train_special(language, intent, target, catalog, quantity) if split == "train" else None
+        if special is not None:
+            text, quantity, language = special
+        else:
+            template = rng.choice(self.templates(language, intent, split))
+            if "{n}" not in template and "{d}" not in template:
+                quantity = 1
+            text = self.noise(self.fill(template, language, split, target, catalog, quantity), language)
         if missing:
             self.tags.add("missing_product")
         if split == "test":
@@ -296,6 +366,52 @@ class Generator:
             quantity=None if intent == OTHER else quantity,
             tags=sorted(self.tags),
         )
+
+    def train_special(self, language: str, intent: str, target: Product, catalog: dict[str, str],
+                      quantity: int) -> tuple[str, int, str] | None:
+        """A training row from the natural banks: (text, quantity, language), or None for the phrase banks."""
+        cfg, rng = self.config, self.rng
+        if intent == OTHER:
+            if not (cfg.p_assistant or cfg.p_shop_not_cart):  # no draw: old rows stay
+                return None
+            roll = rng.random()
+            if roll < cfg.p_assistant:
+                if rng.random() < cfg.p_foreign_assistant:
+                    language = rng.choice(FOREIGN)
+                self.tags.add("assistant")
+                text = rng.choice(ASSISTANT[language])
+            elif roll < cfg.p_assistant + cfg.p_shop_not_cart:
+                if rng.random() < cfg.p_foreign_assistant / 2:
+                    language = rng.choice(FOREIGN)
+                self.tags.add("shop_not_cart")
+                text = rng.choice(SHOP_NOT_CART[language])
+                if "{item}" in text:
+                    form_language = language if language in FRAMES else "en"
+                    item = self.surface(target, form_language, "train", 1, catalog.get(target.name))
+                    text = text.replace("{item}", item)
+            else:
+                return None
+            return (self.noise(text, language) if language in BANKS else text), 1, language
+        if not cfg.p_natural_frame or rng.random() >= cfg.p_natural_frame:
+            return None
+        self.tags.add("natural_frame")
+        short = SHORT_NAMES[intent]
+        sized = _SIZE.search(catalog.get(target.name, "")) if target.name in catalog else None
+        if sized and rng.random() < cfg.p_size_frame:
+            self.tags.add("size_frame")
+            template = rng.choice(SIZE_FRAMES[language][short])
+            text = self.fill(template, language, "train", target, catalog, 1, size=sized.group(0).strip())
+            return self.noise(text, language), 1, language
+        template, fixed = rng.choice(FRAMES[language][short])
+        if fixed is not None:
+            self.tags.add("quantity_word")
+            quantity = fixed
+        elif "{n}" not in template:
+            quantity = 1
+        text = self.fill(template, language, "train", target, catalog, quantity, fixed_quantity=fixed is not None)
+        if language == "fr":  # "douzaine de oeufs" -> "douzaine d'oeufs"
+            text = _FRENCH_ELISION.sub(r"\1d'\2", text)
+        return self.noise(text, language), quantity, language
 
     def split(self, name: str) -> Iterator[Row]:
         for index in range(self.config.sizes[name]):

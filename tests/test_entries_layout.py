@@ -1,0 +1,107 @@
+"""The engine with independently encoded catalog entries (``catalog_layout="entries"``), on the real
+packaged model: valid answers, order-free and cache-free results, the entry cache's accounting."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from app.backends.base import Query, check_result
+from app.backends.engine import engine_config
+from app.backends.llamacpp import LlamaCppBackend
+from app.core import metrics
+from app.core.config import Settings
+from tests.test_llamacpp_backend import random_catalog, random_text
+from training.data.products import PRODUCTS
+
+
+@pytest.fixture(scope="module")
+def entries_backend(served_model) -> Iterator[LlamaCppBackend]:  # type: ignore[no-untyped-def]
+    config = engine_config(Settings(model_path=served_model.model_path, catalog_layout="entries", threads=2,
+                                    queue_size=1024, warmup=False, entry_slots=64, cache_mb=4))
+    backend = LlamaCppBackend(config)
+    backend.start()
+    yield backend
+    backend.close()
+
+
+def answer(result) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+    return result.intent, result.product, result.quantity
+
+
+def test_every_output_obeys_the_contract(entries_backend: LlamaCppBackend) -> None:
+    rng = random.Random(99)
+    queries = []
+    for _ in range(120):
+        catalog = random_catalog(rng)
+        queries.append(Query(random_text(rng, catalog)[:2000], catalog))
+    for query, result in zip(queries, entries_backend.classify_sync(queries, timeout_s=600), strict=True):
+        assert check_result(result, query.catalog, entries_backend.max_quantity), (query, result)
+    assert entries_backend._kv is not None
+    entries_backend._kv.check()  # idle now: only the header and cached entries hold cells
+
+
+def test_the_order_of_the_catalog_and_the_cache_change_no_answer(entries_backend: LlamaCppBackend) -> None:
+    """Each entry sees only the header and itself: a permuted catalog is the same prompt, and an entry
+    cached by another catalog is the same state as one evaluated now."""
+    rng = random.Random(3)
+    catalogs = [tuple(p.name for p in rng.sample(PRODUCTS, 12)) for _ in range(6)]
+    queries = [Query(f"add {rng.randint(1, 5)} {c[rng.randrange(12)].lower()}", c) for c in catalogs]
+    first = entries_backend.classify_sync(queries, timeout_s=300)  # entries evaluated now (cold)
+    shuffled = [Query(q.text, tuple(rng.sample(q.catalog, len(q.catalog)))) for q in queries]
+    again = entries_backend.classify_sync(shuffled, timeout_s=300)  # every entry cached (warm)
+    for a, b in zip(first, again, strict=True):
+        assert answer(a) == answer(b)
+        assert abs(a.confidence - b.confidence) < 2e-3
+
+
+def test_a_new_catalog_of_known_entries_evaluates_only_its_new_entry(entries_backend: LlamaCppBackend) -> None:
+    seen = ("Bananas", "Apples", "Oat Milk", "Butter")
+    entries_backend.classify_sync([Query("add 2 bananas", seen)])
+    hits, misses = (metrics.ENTRY_CACHE.labels(r)._value.get() for r in ("hit", "miss"))
+    fresh = ("Butter", "Bananas", "Oat Milk", "Garlic Press 9000")  # a catalog never seen, one new entry
+    cost_before = entries_backend.cost(Query("add 2 bananas", fresh))
+    entries_backend.classify_sync([Query("add 2 bananas", fresh)])
+    assert metrics.ENTRY_CACHE.labels("miss")._value.get() == misses + 1
+    assert metrics.ENTRY_CACHE.labels("hit")._value.get() == hits + 3
+    assert entries_backend.cost(Query("add 2 bananas", fresh)) < cost_before  # admission prices real work
+
+
+def test_churn_past_the_entry_cache_keeps_answers(entries_backend: LlamaCppBackend) -> None:
+    """More entries than the cache holds over time (64 here): eviction, re-evaluation, same answers."""
+    rng = random.Random(8)
+    reference = entries_backend.classify_sync([Query("add 3 bananas", ("Bananas", "Apples"))])[0]
+    names = [p.name for p in PRODUCTS]
+    for _ in range(3):
+        catalog = tuple(rng.sample(names, 60))
+        result = entries_backend.classify_sync([Query("remove one " + catalog[7].lower(), catalog)], timeout_s=300)[0]
+        assert check_result(result, catalog, entries_backend.max_quantity)
+    again = entries_backend.classify_sync([Query("add 3 bananas", ("Bananas", "Apples"))])[0]
+    assert answer(again) == answer(reference) and abs(again.confidence - reference.confidence) < 2e-3
+    assert entries_backend._kv is not None
+    entries_backend._kv.check()
+
+
+def test_a_catalog_larger_than_the_entry_cache_is_refused(entries_backend: LlamaCppBackend) -> None:
+    from app.backends.base import InputTooLarge
+
+    catalog = tuple(f"Item {i}" for i in range(65))
+    with pytest.raises(InputTooLarge):
+        entries_backend.classify_sync([Query("add item 3", catalog)])
+
+
+def test_a_layout_the_model_was_not_trained_for_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from app.artifacts import DEFAULT_MANIFEST
+
+    manifest = json.loads(DEFAULT_MANIFEST.read_text())
+    manifest["catalog_layouts"] = ["causal"]
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    for name in ("adapter.gguf",):
+        (tmp_path / name).symlink_to((DEFAULT_MANIFEST.parent / name).resolve())
+    with pytest.raises(ValueError, match="trained for causal only"):
+        engine_config(Settings(model_manifest=path, catalog_layout="entries"))
