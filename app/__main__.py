@@ -45,6 +45,14 @@ def main() -> int:
         print(f"shopintent: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    if settings.backend == "llamacpp":
+        from app.backends.engine import engine_config
+
+        try:  # settings that are valid alone but not together, or not for this model
+            engine_config(settings)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"shopintent: invalid configuration: {exc}", file=sys.stderr)
+            return 2
     if settings.preflight and settings.backend == "llamacpp":
         from app.doctor import preflight
 

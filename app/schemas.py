@@ -115,3 +115,5 @@ class Info(BaseModel):
     max_catalog_items: int
     max_text_chars: int
     confirm_below: float = Field(description="Answers below this confidence are flagged needs_confirmation.")
+    catalog_layout: str = Field(default="causal", description="'entries': each catalog entry is encoded and cached "
+                                "on its own; 'causal': one cached prefix per catalog.")

@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="exact-match margin within which the bias nearest 0 wins (0.003 = 3 rows of 900)")
     parser.add_argument("--confirm-precision", type=float, default=0.99,
                         help="exact match required of the answers given without confirmation")
+    parser.add_argument("--layout", choices=("causal", "entries"),
+                        help="catalog layout to fit for; default: the manifest's first, as served")
     parser.add_argument("--keep-biases", action="store_true",
                         help="keep the manifest's two biases and their grids; refit only the confidence map and "
                         "the confirmation threshold (one pass over the split instead of about twelve)")
@@ -84,10 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     rows = read_jsonl(args.split)
     served = resolve(Path(args.manifest), merge=True)  # exactly what the service serves
     stem = Path(args.split).stem
+    layout = args.layout or served.layouts[0]
 
     def score(no_product_bias: float, other_bias: float, desc: str) -> Run:
-        preds, _ = predict(served.model_path, served.lora_path, rows, desc=f"{stem}, {desc}",
-                           no_product_bias=no_product_bias, other_bias=other_bias)
+        preds, _ = predict(served.model_path, served.lora_path, rows, desc=f"{stem}, {layout}, {desc}",
+                           no_product_bias=no_product_bias, other_bias=other_bias, layout=layout)
         correct = [exact(r, p) for r, p in zip(rows, preds, strict=True)]
         return Run(sum(correct) / len(rows), false_action_rate(rows, preds), preds, correct)
 
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"other bias {other:+.1f}: exact {run.exact:.4f}; false actions on other {run.false_actions:.4f}")
         other_bias = pick_other_bias({b: (run.exact, run.false_actions) for b, run in other_runs.items()}, args.tolerance)
         chosen = other_runs[other_bias]
-        decoding = {"no_product_bias": bias, "other_bias": other_bias, "fitted_on": args.split,
+        decoding = {"no_product_bias": bias, "other_bias": other_bias, "fitted_on": args.split, "layout": layout,
                     "exact_match": round(chosen.exact, 4),
                     "grid": {f"{b:+.1f}": round(run.exact, 4) for b, run in runs.items()},
                     "other_grid": {f"{b:+.1f}": {"exact": round(run.exact, 4),

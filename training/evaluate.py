@@ -58,23 +58,23 @@ def pad_catalogs(rows: list[dict[str, Any]], size: int, seed: int = 0) -> list[d
 
 
 def variant_settings(model_path: Path, lora_path: Path | None, threads: int = 2, no_product_bias: float = 0.0,
-                     other_bias: float = 0.0, queue_size: int = 256) -> Settings:
+                     other_bias: float = 0.0, queue_size: int = 256, layout: str = "causal") -> Settings:
     """The settings that serve one evaluated file: a GGUF on the llama.cpp engine, or ``hf:<dir>[@dtype]``
     on transformers (fp32 unless a dtype is named). An explicit file gets no calibration: raw confidences."""
     common = {"queue_size": queue_size, "warmup": False, "no_product_bias": no_product_bias, "other_bias": other_bias}
     if str(model_path).startswith("hf:"):
         model, _, dtype = str(model_path).removeprefix("hf:").partition("@")
         return Settings(backend="hf", hf_model=model, hf_adapter=lora_path, hf_dtype=dtype or "float32", **common)
-    return Settings(model_path=model_path, lora_path=lora_path, threads=threads, **common)
+    return Settings(model_path=model_path, lora_path=lora_path, threads=threads, catalog_layout=layout, **common)
 
 
 def predict(model_path: Path, lora_path: Path | None, rows: list[dict[str, Any]], threads: int = 2,
-            desc: str = "eval", no_product_bias: float = 0.0, other_bias: float = 0.0,
+            desc: str = "eval", no_product_bias: float = 0.0, other_bias: float = 0.0, layout: str = "causal",
             ) -> tuple[list[dict[str, Any]], float]:
     """Answers for ``rows`` from the backend the service would build for this file (make_backend),
     through the Backend protocol; every request is queued at once, in order, as a loaded service sees them."""
     backend = make_backend(variant_settings(model_path, lora_path, threads, no_product_bias, other_bias,
-                                            queue_size=len(rows) + 1))
+                                            queue_size=len(rows) + 1, layout=layout))
     backend.start()
     try:
         started = time.perf_counter()
@@ -237,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-product-bias", type=float, help="override the manifest's decoding bias (nats)")
     parser.add_argument("--other-bias", type=float, help="override the manifest's 'other' bias (nats)")
+    parser.add_argument("--layout", choices=("causal", "entries"),
+                        help="catalog layout (app.prompt); default: the manifest's first, as served")
     args = parser.parse_args(argv)
 
     split = Path(args.split)  # a file, or a folder of them (the natural set: data/natural/)
@@ -261,10 +263,12 @@ def main(argv: list[str] | None = None) -> None:
     if served.calibration:
         report["calibration_fitted_on"] = served.calibration.get("fitted_on", "val")
     report["confirm_below"] = served.confirm_below
+    layout = args.layout or served.layouts[0]
+    report["layout"] = layout
     report["confirm_precision"] = load_manifest(Path(args.manifest)).get("decoding", {}).get("confirm_precision", 0.99)
     for name, model_path, lora_path in models:
-        preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=name, no_product_bias=bias,
-                                 other_bias=other_bias)
+        preds, seconds = predict(model_path, lora_path, rows, args.threads, desc=f"{name}, {layout}",
+                                 no_product_bias=bias, other_bias=other_bias, layout=layout)
         metrics = compute(rows, preds)
         if calibrator is not None and name.endswith("(served)"):
             calibrated = [{**p, "confidence": calibrator(p["confidence"])} for p in preds]

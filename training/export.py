@@ -89,7 +89,7 @@ def find_adapter(run_dir: Path, name: str) -> Path:
     raise SystemExit(f"no adapter in {run_dir}/adapter or artifacts/{name}/peft: train first")
 
 
-def ship(config: TrainConfig, adapter_gguf: Path, name: str) -> Path:
+def ship(config: TrainConfig, adapter_gguf: Path, name: str, layouts: tuple[str, ...] = ()) -> Path:
     if config.base not in PACKAGED_BASES:
         raise SystemExit("only packaged bases can be shipped (the service must find the base offline)")
     out = Path("artifacts") / name
@@ -110,6 +110,8 @@ def ship(config: TrainConfig, adapter_gguf: Path, name: str) -> Path:
         "adapter": {"file": "adapter.gguf", "sha256": sha256(out / "adapter.gguf"),
                     "bytes": (out / "adapter.gguf").stat().st_size},
         "prompt_format": config.mode,
+        # The catalog layouts the model was trained for (app.prompt), the served default first.
+        "catalog_layouts": list(layouts or (("entries", "causal") if config.p_independent_entries else ("causal",))),
         "training": {"config": json.loads((run_dir / "train_config.json").read_text()), "summary": summary},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -125,6 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("--ship", action="store_true", help="write artifacts/<name>/ for serving")
+    parser.add_argument("--layouts", help="catalog layouts to ship, the served default first (e.g. entries,causal); "
+                        "default: both when the run trained rows with independent entries")
     parser.add_argument("--name", default=DEFAULT_MANIFEST.parent.name)  # where the service looks
     parser.add_argument("--formats", default="", help="comma list of f16,q8_0,q5_k_m,q4_k_m (merged)")
     parser.add_argument("--hf-only", action="store_true",
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     adapter_gguf = convert_adapter(adapter_dir, base_dir, run_dir / "adapter.gguf")
     if args.ship:
-        ship(config, adapter_gguf, args.name)
+        ship(config, adapter_gguf, args.name, tuple(args.layouts.split(",")) if args.layouts else ())
     formats = [f for f in args.formats.split(",") if f]
     if formats:
         gguf_dir = run_dir / "gguf"

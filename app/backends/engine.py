@@ -50,6 +50,16 @@ class EngineConfig:
     draft_max_active: int
 
 
+MAX_SEQUENCES = 256  # llama.cpp's LLAMA_MAX_SEQ (src/llama-cparams.h): n_seq_max may not exceed it
+
+
+def sequences(config: EngineConfig) -> tuple[int, int]:
+    """(cached-prefix sequences, work sequences) the engine asks llama.cpp for: one per cached catalog,
+    or per cached entry plus the header; one per request in a batch, and one more per drafted one."""
+    cached = config.entry_slots + 1 if config.catalog_layout == "entries" else config.cache_slots
+    return cached, config.max_batch + (config.draft_max_active if config.draft else 0)
+
+
 def engine_config(settings: Settings) -> EngineConfig:
     """The engine the settings describe. An explicit ``model_path`` is served as it is (no manifest,
     no calibration); otherwise the manifest's model, with the adapter folded in unless
@@ -88,4 +98,10 @@ def engine_config(settings: Settings) -> EngineConfig:
     }
     # The engine's sizes and switches are the settings of the same name, taken as they are.
     taken = {f.name: getattr(settings, f.name) for f in fields(EngineConfig) if f.name not in resolved}
-    return EngineConfig(**resolved, **taken)
+    config = EngineConfig(**resolved, **taken)
+    cached, work = sequences(config)
+    if cached + work > MAX_SEQUENCES:
+        what = "entry_slots + 1" if layout == "entries" else "cache_slots"
+        raise ValueError(f"{what} ({cached}) + max_batch + draft_max_active ({work}) is more than llama.cpp's "
+                         f"{MAX_SEQUENCES} sequences; lower one of them")
+    return config

@@ -25,7 +25,6 @@ log = logging.getLogger("shopintent.llamacpp")
 
 FLASH_ATTN = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
 KV_TYPE = llama_cpp.GGML_TYPE_Q8_0
-MAX_SEQUENCES = 256  # llama.cpp's LLAMA_MAX_SEQ (src/llama-cparams.h): n_seq_max may not exceed it
 SEQS_PER_TOKEN = 2  # a batch row feeds at most two sequences (a request and its draft lane)
 
 # One batch row: token id, position, the sequences it is fed to, whether its logits are wanted.

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from app.backends import drafting
 from app.backends.base import BackendError, InputTooLarge, Query, Result
 from app.backends.drafting import Lane
-from app.backends.engine import EngineConfig
+from app.backends.engine import EngineConfig, sequences
 from app.backends.kv_manager import KVManager, Lease, Prefix, PrefixSlot
-from app.backends.llama_context import MAX_SEQUENCES, Entry, LlamaContext, LlamaModel
+from app.backends.llama_context import Entry, LlamaContext, LlamaModel
 from app.backends.queued import Job, QueuedBackend
 from app.calibration import Calibrator
 from app.core import metrics
@@ -149,13 +149,10 @@ class LlamaCppBackend(QueuedBackend):
         # (longest query + longest answer). A request that does not fit waits for cells to free up.
         self.n_ctx = self.cache_tokens + self.max_batch * WORK_CELLS_PER_SLOT + self.max_query_tokens + 256
         # A request decodes on one sequence; a drafted one borrows a second for its first step.
-        work_seqs = self.max_batch + (self.draft_max_active if self.draft else 0)
-        # The entries layout keeps one sequence per cached entry and one for the header.
-        cache_slots = self.entry_slots + 1 if self.layout == "entries" else self.cache_slots
+        # One sequence per cached catalog (or entry, plus the header) and per request; a drafted
+        # request borrows a second for its first step (engine.sequences, checked by engine_config).
+        cache_slots, work_seqs = sequences(self.config)
         self.n_seq = cache_slots + work_seqs
-        if self.n_seq > MAX_SEQUENCES:
-            raise ValueError(f"{cache_slots} cached prefixes and {work_seqs} work sequences exceed llama.cpp's "
-                             f"{MAX_SEQUENCES} sequences: lower entry_slots / cache_slots or max_batch")
         self._context = model.new_context(self.n_ctx, self.n_seq)
         self._kv = KVManager(self._context, cache_slots=cache_slots, work_seqs=work_seqs, n_ctx=self.n_ctx,
                              cache_tokens=self.cache_tokens)

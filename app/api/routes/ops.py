@@ -42,6 +42,7 @@ async def info(backend: BackendDep, settings: SettingsDep) -> Info:
         max_catalog_items=settings.max_catalog_items,
         max_text_chars=settings.max_text_chars,
         confirm_below=backend.confirm_below,
+        catalog_layout=getattr(backend, "layout", "causal"),
     )
 
 
