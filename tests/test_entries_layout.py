@@ -67,6 +67,8 @@ def test_a_new_catalog_of_known_entries_evaluates_only_its_new_entry(entries_bac
     assert metrics.ENTRY_CACHE.labels("miss")._value.get() == misses + 1
     assert metrics.ENTRY_CACHE.labels("hit")._value.get() == hits + 3
     assert entries_backend.cost(Query("add 2 bananas", fresh)) < cost_before  # admission prices real work
+    assert metrics.CACHE_SLOTS._value.get() == 64  # the bound, exported (set when this engine started)
+    assert metrics.CACHE_BOUND_BYTES._value.get() >= entries_backend.cache_tokens * entries_backend.bytes_per_token
 
 
 def test_churn_past_the_entry_cache_keeps_answers(entries_backend: LlamaCppBackend) -> None:

@@ -156,6 +156,8 @@ class LlamaCppBackend(QueuedBackend):
         self._context = model.new_context(self.n_ctx, self.n_seq)
         self._kv = KVManager(self._context, cache_slots=cache_slots, work_seqs=work_seqs, n_ctx=self.n_ctx,
                              cache_tokens=self.cache_tokens)
+        metrics.CACHE_BOUND_BYTES.set(self.cache_tokens * self.bytes_per_token)
+        metrics.CACHE_SLOTS.set(self.entry_slots if self.layout == "entries" else self.cache_slots)
         self._header_tokens = self.tokenize(ENTRY_HEADER, add_bos=True)
         self._user_cue = self.tokenize(USER_CUE)
         self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias)
@@ -254,6 +256,14 @@ class LlamaCppBackend(QueuedBackend):
         return job if self._claim(job) else None
 
     def _admit(self) -> None:
+        try:
+            self._admit_jobs()
+        finally:
+            if self._kv is not None:
+                metrics.CACHE_USED_BYTES.set(self._kv.cached_tokens * self.bytes_per_token)
+                metrics.CACHED.set(len(self._kv.prefixes))
+
+    def _admit_jobs(self) -> None:
         while len(self._active) < self.max_batch:
             job = self._next_job()
             if job is None:
@@ -325,8 +335,8 @@ class LlamaCppBackend(QueuedBackend):
         """Look up the request's entries, evaluate the missing ones, reserve, start the decoder."""
         assert self._kv is not None
         catalog = job.query.catalog
-        if len(catalog) > self.entry_slots:
-            raise InputTooLarge(f"the catalog has {len(catalog)} entries; this engine caches {self.entry_slots}")
+        if len(set(catalog)) > self.entry_slots:
+            raise InputTooLarge(f"the catalog has {len(set(catalog))} entries; this engine caches {self.entry_slots}")
         header = self._header_prefix()
         if header is None:
             return False
@@ -335,7 +345,8 @@ class LlamaCppBackend(QueuedBackend):
         cells = len(query_tokens) + max(_depth(products), 1) + 8 + ANSWER_MARGIN
         found: dict[str, Prefix[_Catalog | None]] = {}
         missing: list[tuple[str, list[int]]] = []
-        for entry in catalog:  # hits first: they become the most recently used, safe from eviction below
+        unique = tuple(dict.fromkeys(catalog))  # the API refuses duplicates; other callers may not
+        for entry in unique:  # hits first: they become the most recently used, safe from eviction below
             prefix = self._kv.lookup((entry,))
             if prefix is not None:
                 found[entry] = prefix
@@ -344,18 +355,21 @@ class LlamaCppBackend(QueuedBackend):
         n_tokens = len(self._header_tokens) + sum(p.n_tokens for p in found.values()) + sum(len(t) for _, t in missing)
         if n_tokens > self.max_catalog_tokens:
             raise InputTooLarge(f"the catalog is {n_tokens} tokens for this model; the limit is {self.max_catalog_tokens}")
-        metrics.ENTRY_CACHE.labels("hit").inc(len(found))
+        hits = len(found)
         if missing:
             built = self._build_entries(header, missing, reserve=cells)
             if built is None:
                 return False
-            metrics.ENTRY_CACHE.labels("miss").inc(len(missing))
             found.update(built)
-        prefixes = tuple(found[entry] for entry in catalog)
+        prefixes = tuple(found[entry] for entry in unique)
         if any(p.evicted for p in prefixes):  # only when one catalog outgrows the cache bound
             raise InputTooLarge("the catalog's entries do not fit the entry cache; raise cache_mb")
         pos = header.n_tokens + max(p.n_tokens for p in prefixes)  # every entry starts right after the header
-        return self._start(job, (header, *prefixes), products, cells, pos, query_tokens)
+        if not self._start(job, (header, *prefixes), products, cells, pos, query_tokens):
+            return False  # retried later; the entries it evaluated are cached by then
+        metrics.ENTRY_CACHE.labels("hit").inc(hits)
+        metrics.ENTRY_CACHE.labels("miss").inc(len(missing))
+        return True
 
     def _header_prefix(self) -> Prefix[_Catalog | None] | None:
         """The pinned header every entry follows, evaluated on first use (and after a reset)."""

@@ -21,8 +21,10 @@ PREFIX_CACHE = Counter("shopintent_prefix_cache_total", "Catalog prefix cache lo
 ENTRY_CACHE = Counter(
     "shopintent_entry_cache_total", "Catalog entry cache lookups, one per entry ('entries' layout).", ["result"]
 )
-CACHE_BOUND_BYTES = Gauge("shopintent_cache_bound_bytes", "The KV cache bound for cached catalogs or entries.")
-CACHE_USED_BYTES = Gauge("shopintent_cache_used_bytes", "KV bytes held by cached catalogs or entries.")
+CACHE_BOUND_BYTES = Gauge("shopintent_cache_bound_bytes", "KV bytes the cached catalogs (or entries) may hold.")
+CACHE_USED_BYTES = Gauge("shopintent_cache_used_bytes", "KV bytes the cached catalogs (or entries) hold.")
+CACHE_SLOTS = Gauge("shopintent_cache_slots", "Catalogs (or entries) the cache may hold: one llama.cpp sequence each.")
+CACHED = Gauge("shopintent_cached", "Catalogs (or entries) in the cache.")
 PROMPT_TOKENS = Counter("shopintent_prompt_tokens_total", "Tokens evaluated by the model.", ["kind"])
 MODEL_LOAD_SECONDS = Gauge("shopintent_model_load_seconds", "Time to load and warm the model.")
 PREDICTIONS = Counter("shopintent_predictions_total", "Predictions by intent and language.", ["intent", "language"])
