@@ -43,8 +43,11 @@ def llama_backend(served_model):  # type: ignore[no-untyped-def]
     from app.backends.engine import engine_config
     from app.backends.llamacpp import LlamaCppBackend
 
-    # The serving configuration with raw confidences and no confirmation flag, which the tests check.
-    config = engine_config(Settings(model_manifest=MANIFEST, threads=2, queue_size=1024, draft=True))
+    # The serving configuration with raw confidences and no confirmation flag, which the tests check,
+    # in the causal layout (its prefix cache is what these tests probe; tests/test_entries_layout.py
+    # has the entries layout's own engine).
+    config = engine_config(Settings(model_manifest=MANIFEST, threads=2, queue_size=1024, draft=True,
+                                    catalog_layout="causal"))
     backend = LlamaCppBackend(replace(config, calibration=None, confirm_below=0.0))
     backend.start()
     yield backend

@@ -175,7 +175,7 @@ def test_admission_prices_a_request_by_its_work(engine_config_for) -> None:  # t
     from app.backends.base import Query
     from app.backends.llamacpp import LlamaCppBackend
 
-    config = engine_config_for(warmup=False)
+    config = engine_config_for(warmup=False, catalog_layout="causal")
     backend = LlamaCppBackend(replace(config, model_path=Path("unused.gguf")))
     catalog = tuple(f"Product number {i} (500 g)" for i in range(15))
     cold = backend.cost(Query("add two of product 3", catalog))

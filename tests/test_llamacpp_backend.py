@@ -81,7 +81,7 @@ def test_drafting_changes_no_answer(llama_backend: LlamaCppBackend, engine_confi
     never drafts gives the same confident answers, in more model calls."""
     rows = [json.loads(line) for line in Path("data/test.jsonl").read_text(encoding="utf-8").splitlines()[100:140]]
     queries = [Query(r["text"], tuple(r["catalog"])) for r in rows]
-    config = engine_config_for(threads=2, draft=False, warmup=False)
+    config = engine_config_for(threads=2, draft=False, warmup=False, catalog_layout="causal")
     plain = LlamaCppBackend(replace(config, calibration=None))  # as the shared test backend: raw confidences
     plain.start()
     try:

@@ -32,7 +32,8 @@ def test_merged_answers_match_the_runtime_adapter(llama_backend, engine_config_f
     from app.backends.llamacpp import LlamaCppBackend
 
     # The base with the adapter applied at run time, decoded as the shared test backend decodes.
-    config = engine_config_for(model_manifest=MANIFEST, merge_adapter=False, threads=2, warmup=False)
+    config = engine_config_for(model_manifest=MANIFEST, merge_adapter=False, threads=2, warmup=False,
+                               catalog_layout="causal")
     runtime = LlamaCppBackend(replace(config, calibration=None, confirm_below=0.0))
     runtime.start()
     try:
