@@ -380,14 +380,7 @@ class LlamaCppBackend(QueuedBackend):
         slot = self._kv.reserve_prefix(HEADER_KEY, len(tokens))
         if slot is None:
             return None
-        try:
-            status = self._context.decode([(tok, i, (slot.seq,), False) for i, tok in enumerate(tokens)])
-            if status != 0:
-                raise BackendError(f"llama_decode returned {status} while evaluating the catalog header")
-        except BaseException:
-            self._kv.abandon_prefix(slot)
-            raise
-        metrics.PROMPT_TOKENS.labels("catalog").inc(len(tokens))
+        self._evaluate([slot], [(tok, i, (slot.seq,), False) for i, tok in enumerate(tokens)], "the catalog header")
         self._header = self._kv.commit_prefix(slot, None)
         self._kv.pin(self._header)
         return self._header
@@ -408,17 +401,13 @@ class LlamaCppBackend(QueuedBackend):
                     return None
                 self._context.seq_cp(header.seq, slot.seq)
                 slots.append((slot, tokens))
-            rows: list[Entry] = [(tok, header.n_tokens + i, (slot.seq,), False)
-                                 for slot, tokens in slots for i, tok in enumerate(tokens)]
-            for start in range(0, len(rows), self.batch_tokens):
-                status = self._context.decode(rows[start : start + self.batch_tokens])
-                if status != 0:
-                    raise BackendError(f"llama_decode returned {status} while evaluating catalog entries")
         except BaseException:
             for taken, _ in slots:
                 self._kv.abandon_prefix(taken)
             raise
-        metrics.PROMPT_TOKENS.labels("catalog").inc(len(rows))
+        rows: list[Entry] = [(tok, header.n_tokens + i, (slot.seq,), False)
+                             for slot, tokens in slots for i, tok in enumerate(tokens)]
+        self._evaluate([slot for slot, _ in slots], rows, "catalog entries")
         return {slot.key[0]: self._kv.commit_prefix(slot, None) for slot, _ in slots}
 
     def _build_prefix(self, catalog: tuple[str, ...], reserve: int) -> Prefix[_Catalog | None] | None:
@@ -434,17 +423,23 @@ class LlamaCppBackend(QueuedBackend):
         slot = self._kv.reserve_prefix(catalog, len(tokens), reserve)  # LRU eviction makes room
         if slot is None:
             return None  # in-flight requests hold the cells; retry once they finish
-        try:
-            for start in range(0, len(tokens), self.batch_tokens):
-                chunk = tokens[start : start + self.batch_tokens]
-                status = self._context.decode([(tok, start + i, (slot.seq,), False) for i, tok in enumerate(chunk)])
-                if status != 0:
-                    raise BackendError(f"llama_decode returned {status} while evaluating a catalog")
-        except BaseException:
-            self._kv.abandon_prefix(slot)
-            raise
-        metrics.PROMPT_TOKENS.labels("catalog").inc(len(tokens))
+        self._evaluate([slot], [(tok, i, (slot.seq,), False) for i, tok in enumerate(tokens)], "a catalog")
         return self._kv.commit_prefix(slot, _Catalog(products, answer_cells))
+
+    def _evaluate(self, slots: list[PrefixSlot], rows: list[Entry], what: str) -> None:
+        """Evaluate prompt tokens into the slots' cache sequences (no logits), in as few model calls
+        as the batch allows; on any failure give every slot and its cells back, and re-raise."""
+        assert self._kv is not None and self._context is not None
+        try:
+            for start in range(0, len(rows), self.batch_tokens):
+                status = self._context.decode(rows[start : start + self.batch_tokens])
+                if status != 0:
+                    raise BackendError(f"llama_decode returned {status} while evaluating {what}")
+        except BaseException:
+            for slot in slots:
+                self._kv.abandon_prefix(slot)
+            raise
+        metrics.PROMPT_TOKENS.labels("catalog").inc(len(rows))
 
     def _step(self) -> None:
         """One model call over every active request's pending tokens (plus drafts, see ``drafting``)."""
