@@ -53,9 +53,9 @@ def hit_rate(before: dict[str, float], after: dict[str, float], kind: str) -> fl
     return hits / (hits + misses) if hits + misses else None
 
 
-def measure(layout: str, manifest: str, work: dict[str, Any]) -> dict[str, Any]:
-    """One server with this layout through the whole workload."""
-    server = Server({"SHOPINTENT_MODEL_MANIFEST": manifest, "SHOPINTENT_CATALOG_LAYOUT": layout})
+def measure(layout: str, manifest: str, work: dict[str, Any], settings: dict[str, str]) -> dict[str, Any]:
+    """One server with this layout (and these SHOPINTENT_ settings) through the whole workload."""
+    server = Server({"SHOPINTENT_MODEL_MANIFEST": manifest, "SHOPINTENT_CATALOG_LAYOUT": layout, **settings})
     bodies, cold = work["bodies"], work["cold"]
     try:
         asyncio.run(run_load(server.url, work["prior"], 4))  # traffic seen before the measurement
@@ -126,7 +126,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
     parser.add_argument("--layouts", help="comma-separated; default: every layout the model was trained for")
     parser.add_argument("--out", default="reports/bench-service")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a service setting for every server, e.g. --set ENTRY_SLOTS=800 (SHOPINTENT_ is added)")
     args = parser.parse_args(argv)
+    settings: dict[str, str] = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--set wants NAME=VALUE, not {item!r}")
+        settings["SHOPINTENT_" + name.upper().removeprefix("SHOPINTENT_")] = value
     layouts = (args.layouts.split(",") if args.layouts
                else load_manifest(Path(args.manifest)).get("catalog_layouts", ["causal"]))
     n_cat, per_cat, n_study = (8, 12, 20) if args.quick else (20, 20, 40)
@@ -146,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from app.artifacts import resolve
 
-    runs = [measure(layout, args.manifest, work) for layout in layouts]
+    runs = [measure(layout, args.manifest, work, settings) for layout in layouts]
     served = resolve(Path(args.manifest), merge=True)
     study = study_style(bodies[:n_study], str(served.model_path), str(served.lora_path) if served.lora_path else None)
     first = runs[0]
@@ -160,14 +168,16 @@ def main(argv: list[str] | None = None) -> None:
         "cold_requests": n_cold_total,
         "prior_requests": len(work["prior"]),
         "universe_entries": len(universe),
+        "settings": settings,
         "layouts": {run["layout"]: {**run, "ratios": ratios(run)} for run in runs},
         "study_style_ms": {"n": len(study), "p50": percentile(study, 50), "mean": statistics.mean(study)},
         "speedup_vs_study_style_mean": statistics.mean(study) / statistics.mean(ours_same),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(result, indent=2))
+    flags = "".join(f" --set {item}" for item in args.set)
     md = [
-        f"Made by `python -m loadtest.bench{' --quick' if args.quick else ''}` on {result['machine']}.", "",
+        f"Made by `python -m loadtest.bench{' --quick' if args.quick else ''}{flags}` on {result['machine']}.", "",
         f"Every server first saw {len(work['prior'])} cold requests of other catalogs. Cold catalogs draw their "
         f"entries from a universe of {len(universe)} with Zipf popularity; no cold catalog was sent before.", "",
         "| layout and catalogs | p50 ms | p95 ms | answered req/s, 1 client | 4 clients | 16 clients "

@@ -12,6 +12,52 @@ ggml_src="$src/vendor/llama.cpp/ggml/src/CMakeLists.txt"
 # llava/mtmd (multimodal) is never used here and costs about a minute of the build.
 sed -i 's/^option(LLAVA_BUILD "Build llava shared library and install alongside python package" ON)/option(LLAVA_BUILD "Build llava shared library and install alongside python package" OFF)/' "$src/CMakeLists.txt"
 
+# The entry cache (catalog_layout=entries) holds one llama.cpp sequence per cached catalog entry, so the
+# number of sequences bounds how many entries stay cached. Edits, each checked (replace_once fails loudly):
+#  - LLAMA_MAX_SEQ 256 -> 1024 (src/llama-cparams.h). Costs per decode: a 1024x1024-bit coupling matrix
+#    cleared (128 KB); per KV cell a 128-byte sequence bitset (1 MB at 8k cells).
+#  - the coupling check walks the sequences present in the batch, not all n_seq_max^2 pairs (1M bit
+#    tests per decode at 1024).
+#  - logits rows: llama.cpp reserves max(n_outputs, n_seq_max) rows of n_vocab floats (1 MB each on
+#    Gemma's 262k vocabulary) in the output buffer and in the worst-case graphs; capped here at the
+#    context's n_outputs_max, which the engine sets to the most rows it asks for in one decode. At 243
+#    sequences the uncapped rows were ~190 MB of RSS; at 1024 they would be 2 GB.
+llama="$src/vendor/llama.cpp/src"
+replace_once() {  # FILE OLD NEW
+  python3 -c '
+import sys
+path, old, new = sys.argv[1:4]
+text = open(path).read()
+if text.count(old) != 1:
+    sys.exit(f"unexpected sdist: {old!r} occurs {text.count(old)} times in {path}")
+open(path, "w").write(text.replace(old, new))
+' "$@"
+}
+replace_once "$llama/llama-cparams.h" '#define LLAMA_MAX_SEQ 256' '#define LLAMA_MAX_SEQ 1024'
+replace_once "$llama/llama-batch.cpp" \
+'        for (uint32_t s0 = 0; s0 < n_seq_max; ++s0) {
+            for (uint32_t s1 = 0; s1 < n_seq_max; ++s1) {
+                if (seq_cpl[s0][s1]) {' \
+'        for (const llama_seq_id s0 : seq_id_unq) {
+            for (const llama_seq_id s1 : seq_id_unq) {
+                if (seq_cpl[s0][s1]) {'
+replace_once "$llama/llama-context.cpp" \
+'    const int64_t n_outputs_max = std::max<int64_t>(n_outputs, n_seq_max());' \
+'    const int64_t n_outputs_max = std::max<int64_t>(n_outputs, std::min<int64_t>(n_seq_max(), cparams.n_outputs_max));'
+replace_once "$llama/llama-context.cpp" \
+'            if (output_reserve(params.n_seq_max) < params.n_seq_max) {' \
+'            const uint32_t n_rows = std::min(cparams.n_seq_max, cparams.n_outputs_max);
+            if (output_reserve(n_rows) < (int32_t) n_rows) {'
+for indent in '    ' '        '; do
+  replace_once "$llama/llama-context.cpp" \
+"${indent}const uint32_t n_seqs = cparams.n_seq_max;
+${indent}const uint32_t n_tokens = std::min(cparams.n_ctx, cparams.n_ubatch);
+" \
+"${indent}const uint32_t n_seqs = std::min(cparams.n_seq_max, cparams.n_outputs_max);
+${indent}const uint32_t n_tokens = std::min(cparams.n_ctx, cparams.n_ubatch);
+"
+done
+
 if [ "$profile" = portable ]; then
   # One CPU backend per instruction-set level, chosen at load time. Upstream's x86 list minus:
   #  - sapphirerapids (AMX_TILE AMX_INT8): the AMX matmul path that faults; such hosts get zen4's

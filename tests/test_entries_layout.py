@@ -107,3 +107,29 @@ def test_a_layout_the_model_was_not_trained_for_is_refused(tmp_path) -> None:  #
         (tmp_path / name).symlink_to((DEFAULT_MANIFEST.parent / name).resolve())
     with pytest.raises(ValueError, match="trained for causal only"):
         engine_config(Settings(model_manifest=path, catalog_layout="entries"))
+
+
+def test_the_entry_cache_holds_more_entries_than_stock_llama_cpp_has_sequences(served_model) -> None:  # type: ignore[no-untyped-def]
+    """Our llama.cpp build has 1024 sequences (stock: 256, and n_seq_max logits rows of 1 MB each): 400
+    entries stay cached together and answer as when first evaluated; logits rows follow the batch."""
+    from app.backends.engine import logits_rows
+
+    config = engine_config(Settings(model_path=served_model.model_path, catalog_layout="entries", threads=2,
+                                    warmup=False, entry_slots=900, cache_mb=24))
+    backend = LlamaCppBackend(config)
+    backend.start()
+    try:
+        assert backend.n_seq > 900 and backend.logits_rows == logits_rows(config) < 64
+        catalogs = [tuple(f"{p.name} ({size})" for size in ("S", "M")
+                          for p in PRODUCTS[k * 100:(k + 1) * 100]) for k in (0, 1)]  # 2 x 200 distinct entries
+        queries = [Query(f"add 2 {c[5].lower()}", c) for c in catalogs]
+        first = backend.classify_sync(queries, timeout_s=600)
+        hits = metrics.ENTRY_CACHE.labels("hit")._value.get()
+        again = backend.classify_sync(queries, timeout_s=600)
+        assert metrics.ENTRY_CACHE.labels("hit")._value.get() == hits + 400  # all 400 still cached
+        for a, b in zip(first, again, strict=True):
+            assert answer(a) == answer(b) and abs(a.confidence - b.confidence) < 2e-3
+        assert backend._kv is not None
+        backend._kv.check()
+    finally:
+        backend.close()

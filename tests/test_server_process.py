@@ -57,9 +57,9 @@ def test_invalid_setting_stops_start_up(tmp_path: Path) -> None:
 
 def test_settings_that_do_not_fit_together_stop_start_up_with_a_message() -> None:
     """Valid one by one, not together: more llama.cpp sequences than it has; no traceback."""
-    proc, _ = _start({"SHOPINTENT_CATALOG_LAYOUT": "causal", "SHOPINTENT_CACHE_SLOTS": "250"})
+    proc, _ = _start({"SHOPINTENT_CATALOG_LAYOUT": "causal", "SHOPINTENT_CACHE_SLOTS": "1020"})
     out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and b"256 sequences" in out and b"Traceback" not in out, out
+    assert proc.returncode == 2 and b"1024 sequences" in out and b"Traceback" not in out, out
 
 
 def test_sigterm_drains_in_flight_requests() -> None:

@@ -50,7 +50,12 @@ class EngineConfig:
     draft_max_active: int
 
 
-MAX_SEQUENCES = 256  # llama.cpp's LLAMA_MAX_SEQ (src/llama-cparams.h): n_seq_max may not exceed it
+# llama.cpp's LLAMA_MAX_SEQ (src/llama-cparams.h, raised from 256 by scripts/patch_llama_cpp_sdist.sh):
+# n_seq_max may not exceed it.
+MAX_SEQUENCES = 1024
+# Logits rows a drafted request may ask for in one model call: two lanes (add, remove) of a few
+# decision points each (product, quantity, end); a lane that does not fit is simply not drafted.
+DRAFT_ROWS = 16
 
 
 def sequences(config: EngineConfig) -> tuple[int, int]:
@@ -58,6 +63,13 @@ def sequences(config: EngineConfig) -> tuple[int, int]:
     or per cached entry plus the header; one per request in a batch, and one more per drafted one."""
     cached = config.entry_slots + 1 if config.catalog_layout == "entries" else config.cache_slots
     return cached, config.max_batch + (config.draft_max_active if config.draft else 0)
+
+
+def logits_rows(config: EngineConfig) -> int:
+    """Logits rows one model call may ask for: one per request in the batch, plus the drafted lanes.
+    llama.cpp keeps this many rows of n_vocab floats (1 MB each on Gemma) twice, in the output buffer
+    and in the worst-case graph, so it is sized by the batch, not by the number of sequences."""
+    return config.max_batch + (config.draft_max_active * DRAFT_ROWS if config.draft else 0)
 
 
 def engine_config(settings: Settings) -> EngineConfig:

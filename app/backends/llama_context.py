@@ -106,9 +106,10 @@ class LlamaModel:
             n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, False)
         return list(buffer[:n])
 
-    def new_context(self, n_ctx: int, n_seq: int) -> LlamaContext:
-        """A context of ``n_ctx`` KV cells for ``n_seq`` sequences, with a batch of ``batch_tokens``."""
-        ctx = self._init_context(n_ctx, n_seq)
+    def new_context(self, n_ctx: int, n_seq: int, n_outputs: int) -> LlamaContext:
+        """A context of ``n_ctx`` KV cells for ``n_seq`` sequences, with a batch of ``batch_tokens`` that
+        may ask for logits at up to ``n_outputs`` rows."""
+        ctx = self._init_context(n_ctx, n_seq, n_outputs)
         try:
             return LlamaContext(ctx, self.batch_tokens, self.n_vocab)
         except BaseException:
@@ -117,7 +118,7 @@ class LlamaModel:
 
     def kv_bytes_per_token(self) -> int:
         """KV bytes per cached token, measured on a throwaway context (layouts differ by model)."""
-        probe = self._init_context(256, 1)
+        probe = self._init_context(256, 1, 1)
         try:
             tokens = self.tokenize("Catalog:\n" + "Milk\n" * 40, add_bos=True)[:64]
             array = (llama_cpp.llama_token * len(tokens))(*tokens)  # must outlive the decode
@@ -129,15 +130,16 @@ class LlamaModel:
         finally:
             llama_cpp.llama_free(probe)
 
-    def _init_context(self, n_ctx: int, n_seq: int) -> Any:
+    def _init_context(self, n_ctx: int, n_seq: int, n_outputs: int) -> Any:
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = n_ctx
         cparams.n_batch = self.batch_tokens
         cparams.n_ubatch = self.batch_tokens
         cparams.n_seq_max = n_seq
-        # llama.cpp keeps max(n_outputs, n_seq_max) logits rows of n_vocab floats (1 MB each on Gemma),
-        # in the output and in the compute buffer; the default (n_batch rows) would cost 256 MB each.
-        cparams.n_outputs_max = n_seq
+        # llama.cpp keeps n_outputs_max logits rows of n_vocab floats (1 MB each on Gemma) in the output
+        # and in the compute buffer: the default (n_batch rows) would cost 256 MB each. Stock llama.cpp
+        # also insists on n_seq_max rows; the sdist patch caps that at n_outputs_max.
+        cparams.n_outputs_max = n_outputs
         cparams.n_threads = self.threads
         cparams.n_threads_batch = self.threads
         cparams.swa_full = True  # sliding-window layers keep full KV, so prefixes can be shared

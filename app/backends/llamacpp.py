@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from app.backends import drafting
 from app.backends.base import BackendError, InputTooLarge, Query, Result
 from app.backends.drafting import Lane
-from app.backends.engine import EngineConfig, sequences
+from app.backends.engine import EngineConfig, logits_rows, sequences
 from app.backends.kv_manager import KVManager, Lease, Prefix, PrefixSlot
 from app.backends.llama_context import Entry, LlamaContext, LlamaModel
 from app.backends.queued import Job, QueuedBackend
@@ -153,7 +153,8 @@ class LlamaCppBackend(QueuedBackend):
         # request borrows a second for its first step (engine.sequences, checked by engine_config).
         cache_slots, work_seqs = sequences(self.config)
         self.n_seq = cache_slots + work_seqs
-        self._context = model.new_context(self.n_ctx, self.n_seq)
+        self.logits_rows = logits_rows(self.config)
+        self._context = model.new_context(self.n_ctx, self.n_seq, self.logits_rows)
         self._kv = KVManager(self._context, cache_slots=cache_slots, work_seqs=work_seqs, n_ctx=self.n_ctx,
                              cache_tokens=self.cache_tokens)
         metrics.CACHE_BOUND_BYTES.set(self.cache_tokens * self.bytes_per_token)
@@ -446,7 +447,7 @@ class LlamaCppBackend(QueuedBackend):
         assert self._context is not None
         entries: list[Entry] = []
         plans: list[_Plan] = []
-        budget, rows = self.batch_tokens, self.n_seq
+        budget, rows = self.batch_tokens, self.logits_rows
         for job in self._active:
             if budget <= 0 or rows <= 0:
                 break

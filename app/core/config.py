@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1, le=256)
     max_batch: int = Field(default=16, ge=1, le=128, description="Requests decoded together in one step.")
     batch_tokens: int = Field(default=256, ge=32, le=8192, description="Tokens per llama.cpp decode call.")
-    cache_mb: int = Field(default=32, ge=1, le=16384, description="Prefix (catalog) KV cache bound, in MB.")
+    cache_mb: int = Field(default=64, ge=1, le=16384, description="Prefix (catalog or entry) KV cache bound, in "
+                          "MB: 64 holds ~6,800 tokens of 8-bit KV, about 1,000 catalog entries.")
     cache_slots: int = Field(default=32, ge=1, le=1024, description="Catalog prefixes cached at most (one "
                              "llama.cpp sequence each); 20 catalogs that rotate thrashed 16.")
     catalog_layout: Literal["causal", "entries"] | None = Field(
@@ -51,8 +52,9 @@ class Settings(BaseSettings):
         "seen costs what its new entries cost). Unset: the manifest's first layout; the model must be "
         "trained for the one chosen.",
     )
-    entry_slots: int = Field(default=224, ge=1, le=240, description="Catalog entries cached at most in the "
-                             "'entries' layout (one llama.cpp sequence each; llama.cpp has 256 in all).")
+    entry_slots: int = Field(default=1000, ge=1, le=1000, description="Catalog entries cached at most in the "
+                             "'entries' layout (one llama.cpp sequence each; our llama.cpp build has 1024 in "
+                             "all). The cells they hold count toward cache_mb.")
     max_catalog_tokens: int = Field(default=2048, ge=64, le=32768)
     max_query_tokens: int = Field(default=256, ge=16, le=4096, description="Longer texts keep head and tail.")
     max_quantity: int = Field(default=999, ge=1, le=99999)
