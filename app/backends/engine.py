@@ -53,9 +53,10 @@ class EngineConfig:
 # llama.cpp's LLAMA_MAX_SEQ (src/llama-cparams.h, raised from 256 by scripts/patch_llama_cpp_sdist.sh):
 # n_seq_max may not exceed it.
 MAX_SEQUENCES = 1024
-# Logits rows a drafted request may ask for in one model call: two lanes (add, remove) of a few
-# decision points each (product, quantity, end); a lane that does not fit is simply not drafted.
-DRAFT_ROWS = 16
+# Logits rows a drafted request may ask for in one model call: two lanes (add, remove), each checked
+# at its quantity's guessed tokens (at most 3 digits) and at its end (AnswerDecoder.draft); a lane
+# that does not fit is simply not drafted. Each row costs 2 MB of RSS (1 MB twice).
+DRAFT_ROWS = 8
 
 
 def sequences(config: EngineConfig) -> tuple[int, int]:
