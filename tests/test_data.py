@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from app.domain import LANGUAGES
+from training.data import dev as dev_bank
 from training.data.generate import DataConfig, Row, generate
 from training.data.phrases import BANKS, is_held_out
 from training.data.products import PRODUCTS
@@ -196,3 +197,19 @@ def test_open_translations_reach_training_only(splits: dict[str, list[Row]]) -> 
 
     assert named_in_translation(translated["train"]) >= 20
     assert named_in_translation(splits["train"]) <= 2  # off by default
+
+
+def test_shopper_forms_cover_the_universe_and_name_only_their_product() -> None:
+    """Every product has its train-only shopper forms in every language; none is another product's
+    form (it would teach the wrong entry), a held-out test form, or a dev form."""
+    from training.data.shopper_forms import BANK_LANGUAGES, SHOPPER_FORMS, collisions
+
+    for language in BANK_LANGUAGES:
+        assert collisions(language) == [], language
+        for product in PRODUCTS:
+            forms = SHOPPER_FORMS[language][product.name]
+            assert len(forms) >= 3, (language, product.name)
+            held_out = {f.singular.lower() for f in product.test_forms(language)}
+            if product.name in dev_bank.FORMS:
+                held_out.add(dev_bank.FORMS[product.name][language].singular.lower())
+            assert not held_out & {f.singular.lower() for f in forms}, (language, product.name)

@@ -30,6 +30,7 @@ from training.data.open_products import HELD_OUT, OPEN_PRODUCTS
 from training.data.open_translations import TRANSLATIONS
 from training.data.phrases import BANKS, EMOJI, Bank, is_held_out
 from training.data.products import PRODUCTS, Product, SurfaceForm
+from training.data.shopper_forms import SHOPPER_FORMS
 from training.data.siblings import TRAIN_ONLY
 from training.jsonl import write_jsonl
 
@@ -89,6 +90,9 @@ class DataConfig:
     p_size_frame: float = 0.15  # of natural-frame rows whose target has a size: "the 500g yogurt"
     # Catalogs grown to long_catalog_min..long_catalog_max entries with other products.
     p_long_catalog: float = 0.0
+    # Product names from the shopper-form banks (training/data/shopper_forms.py: colloquial, regional,
+    # brand-generic, diminutive, accent-free and inflected) instead of products.py's trained forms.
+    p_shopper_form: float = 0.0
     long_catalog_min: int = 40
     long_catalog_max: int = 200
 
@@ -226,6 +230,10 @@ class Generator:
             p_translated = self.config.p_open_translated if split == "train" else 0.0
             if translated and p_translated and self.rng.random() < p_translated:
                 forms = (translated,)
+        elif (split == "train" and self.config.p_shopper_form and form_language in SHOPPER_FORMS
+              and self.rng.random() < self.config.p_shopper_form):
+            forms = SHOPPER_FORMS[form_language][product.name]
+            self.tags.add("shopper_form")
         form: SurfaceForm = self.rng.choice(forms)
         return form.for_quantity(quantity)
 
