@@ -18,8 +18,8 @@ from importlib import import_module
 from training.data import dev as dev_bank
 from training.data.products import PRODUCTS, SurfaceForm, _parse_form
 
-# The languages with a bank. The stage-3 adapter was trained with these four; hr and es are next.
-BANK_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "it")
+# The languages with a bank: all six languages of the service.
+BANK_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "it", "hr", "es")
 
 
 def _load() -> dict[str, dict[str, tuple[SurfaceForm, ...]]]:
