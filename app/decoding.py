@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.attributes import agreement, text_attributes
 from app.domain import END, INTENT_WORDS, OTHER
 from app.prompt import product_piece, quantity_piece
 
@@ -59,10 +60,13 @@ class Grammar:
     other_bias: float = 0.0
     other_node: Node | None = None  # where "other" parts from the actions in the intent trie ...
     other_token: int | None = None  # ... and its token there
+    # Nats per number or code of an entry that the shopper's text names, where entries part in the
+    # product trie (app.attributes): "the 20W one" picks "Charger 20W" over "Charger 65W".
+    attribute_bias: float = 0.0
 
     @classmethod
     def build(cls, tokenize: Tokenize, max_quantity: int, no_product_bias: float = 0.0,
-              other_bias: float = 0.0) -> Grammar:
+              other_bias: float = 0.0, attribute_bias: float = 0.0) -> Grammar:
         intents = build_trie([(tokenize(word), intent) for intent, word in INTENT_WORDS.items()])
         quantities = build_trie([(tokenize(quantity_piece(n)), n) for n in range(1, max_quantity + 1)])
         node, other_node, other_token = intents, None, None
@@ -71,7 +75,7 @@ class Grammar:
                 other_node, other_token = node, token
                 break
             node = node.children[token]
-        return cls(intents, quantities, no_product_bias, other_bias, other_node, other_token)
+        return cls(intents, quantities, no_product_bias, other_bias, other_node, other_token, attribute_bias)
 
 
 def build_product_trie(tokenize: Tokenize, catalog: Sequence[str]) -> Node:
@@ -110,11 +114,14 @@ class _Cursor:
 
 class AnswerDecoder:
     """Drives one answer. Protocol: feed ``pending`` to the model, then call ``choose`` with the
-    logits of the last fed position (indexable by token id), until ``done``."""
+    logits of the last fed position (indexable by token id), until ``done``. ``text`` is the
+    shopper's message: its numbers and codes steer the product choice (``Grammar.attribute_bias``)."""
 
-    def __init__(self, grammar: Grammar, products: Node) -> None:
+    def __init__(self, grammar: Grammar, products: Node, text: str = "") -> None:
         self.grammar = grammar
         self.products = products
+        self._attributes = text_attributes(text) if grammar.attribute_bias and text else frozenset()
+        self._under: dict[int, frozenset[Any]] = {}  # id(node) -> the entries below it (the trie is shared: no marks on it)
         self.pending: list[int] = []
         self.log_prob = 0.0
         self.decisions = 0
@@ -189,6 +196,8 @@ class AnswerDecoder:
             c.stage == "intent" and c.node is self.grammar.other_node for c in self._cursors
         ):
             scores[allowed.index(other)] += self.grammar.other_bias
+        if self._attributes and any(c.stage == "product" for c in self._cursors):
+            self._agree(allowed, scores)
         best = max(range(len(allowed)), key=scores.__getitem__)
         top = scores[best]
         self.log_prob += -math.log(sum(math.exp(s - top) for s in scores))  # log softmax of the best
@@ -197,6 +206,35 @@ class AnswerDecoder:
         self._advance()
 
     # -- internals --------------------------------------------------------------------------
+    def _agree(self, allowed: list[int], scores: list[float]) -> None:
+        """Take ``attribute_bias`` per attribute it names less than the best from each product branch.
+
+        Branches are scored by their best entry. Where a quantity may still go on (its next digit) the
+        digits keep their scores: only product branches that the text speaks against lose.
+        """
+        agree: dict[int, int] = {}
+        for cursor in self._cursors:
+            if cursor.stage != "product":
+                continue
+            for i, token in enumerate(allowed):
+                child = cursor.node.children.get(token)
+                if child is not None:
+                    agree[i] = max([agree.get(i, 0)] + [agreement(e, self._attributes, cursor.quantity)
+                                                        for e in self._entries_under(child) if e is not None])
+        if agree and max(agree.values()) > min(agree.values()):  # the text tells the branches apart
+            best = max(agree.values())
+            for i, n in agree.items():
+                scores[i] -= self.grammar.attribute_bias * (best - n)
+
+    def _entries_under(self, node: Node) -> frozenset[Any]:
+        found = self._under.get(id(node))
+        if found is None:
+            below: set[Any] = {node.value} if node.terminal else set()
+            for child in node.children.values():
+                below |= self._entries_under(child)
+            found = self._under[id(node)] = frozenset(below)
+        return found
+
     def _take(self, token: int) -> None:
         self.pending.append(token)
         self._cursors = [

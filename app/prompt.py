@@ -40,8 +40,20 @@ def catalog_prefix(catalog: list[str]) -> str:
     return "Catalog:\n" + "\n".join(catalog) + "\n\nUser:\n"
 
 
+def unshout(text: str) -> str:
+    """A message typed in capitals, in lower case: "AGGIUNGI 5 LIMONI" reads as "aggiungi 5 limoni".
+
+    Capitals split words into rare tokens the model has seen little of (its training rows are a
+    sixth in capitals at most), and shoppers shout whole messages, not words: a text whose letters
+    are at least 80% upper case (and at least 8 letters) is lowered; "add the HDMI cable" is not.
+    """
+    letters = [c for c in text if c.isalpha()]
+    upper = sum(c.isupper() for c in letters)
+    return text.lower() if len(letters) >= 8 and upper >= 0.8 * len(letters) else text
+
+
 def query_suffix(text: str) -> str:
-    return clean_text(text) + ANSWER_CUE
+    return unshout(clean_text(text)) + ANSWER_CUE
 
 
 # -- independently encoded entries (parallel context windows) -------------------------------

@@ -7,8 +7,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.attributes import agreement, entry_attributes, text_attributes
 from app.decoding import AnswerDecoder, Grammar, build_product_trie
-from app.prompt import answer_pieces
+from app.prompt import answer_pieces, query_suffix, unshout
 
 
 class CharTokenizer:
@@ -180,3 +181,45 @@ def test_other_bias_moves_only_the_intent_choice() -> None:
         assert decoder.answer is not None and decoder.answer.intent == expected, (bias, margin)
         if expected == "add_to_cart":  # product and quantity decisions are untouched
             assert (decoder.answer.product, decoder.answer.quantity) == ("Milk", 2)
+
+
+def test_attribute_bias_picks_the_variant_the_text_names_and_nothing_else() -> None:
+    tok = CharTokenizer()
+    catalog = ["Charger 65W", "Charger 20W", "Cable 2 m"]
+    target = [t for piece in answer_pieces("add_to_cart", "Charger 65W", 2) for t in tok(piece)]
+
+    def run(text: str, bias: float) -> str | None:
+        grammar = Grammar.build(tok, max_quantity=9, attribute_bias=bias)
+        decoder = AnswerDecoder(grammar, build_product_trie(tok, catalog), text)
+        fed: list[int] = []
+        pick = logits_preferring(target)  # the model leans to the 65W one by 5 nats
+        while not decoder.done:
+            fed += decoder.pending
+            decoder.pending = []
+            decoder.choose(pick(decoder.allowed(), fed))
+        assert decoder.answer is not None
+        return decoder.answer.product
+
+    assert run("add two of the 20W chargers", 0.0) == "Charger 65W"  # off: the model alone
+    assert run("add two of the 20W chargers", 6.0) == "Charger 20W"
+    assert run("add two chargers", 6.0) == "Charger 65W"  # no attribute named: the model's choice stands
+    assert run("add 2 chargers", 6.0) == "Charger 65W"  # the 2 is the quantity, not the "2 m" of the cable
+    assert run("add two of the 65W chargers", 6.0) == "Charger 65W"
+
+
+def test_shouted_messages_are_lowered_and_product_codes_are_kept() -> None:
+    assert unshout("AGGIUNGI 5 LIMONI AL CARRELLO") == "aggiungi 5 limoni al carrello"
+    assert unshout("WEG MIT DEN ZITRONEN!!") == "weg mit den zitronen!!"
+    assert unshout("add the HDMI cable and 2 AA batteries") == "add the HDMI cable and 2 AA batteries"
+    assert unshout("OK") == "OK"  # too short to tell shouting from an acronym
+    assert query_suffix("ADD 2 LEMONS PLEASE").startswith("add 2 lemons please")
+
+
+def test_entry_attributes_are_numbers_and_short_codes() -> None:
+    assert entry_attributes("Trinkflasche Edelstahl 0,75 l") == {"0.75"}
+    assert entry_attributes("Pilas AAA alcalinas (4 uds)") == {"aaa", "4"}
+    assert entry_attributes("LED Bulb E27 9W") == {"led", "27", "9"}
+    assert entry_attributes("Charger") == frozenset()
+    words = text_attributes("fueg die 0.75er wasserflasche hinzu")
+    assert agreement("Trinkflasche Edelstahl 0,75 l", words, quantity=1) == 1
+    assert agreement("Pilas AA (4 uds)", text_attributes("quita 4 pilas AA"), quantity=4) == 1  # 4 is how many

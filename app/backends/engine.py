@@ -32,6 +32,7 @@ class EngineConfig:
     calibration: dict[str, list[float]] | None  # isotonic map raw -> calibrated confidence; None: raw
     no_product_bias: float  # nats added to "not in catalog" where the product is chosen
     other_bias: float  # nats added to "other" at the intent decision
+    attribute_bias: float  # nats per entry number or code the message names (app.attributes)
     confirm_below: float  # calibrated confidence under which answers are flagged; 0: never
     catalog_layout: str  # "causal" or "entries" (app.prompt), one the model was trained for
     # -- the engine: the settings of the same names (meaning and units there) -----------------

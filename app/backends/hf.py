@@ -27,7 +27,8 @@ class HFBackend(QueuedBackend):
 
     def __init__(self, model: str, adapter: str | None = None, *, dtype: str = "auto", device: str | None = None,
                  model_name: str = "", max_quantity: int = 999, queue_size: int = 256, cache_entries: int = 32,
-                 warmup: bool = True, no_product_bias: float = 0.0, other_bias: float = 0.0) -> None:
+                 warmup: bool = True, no_product_bias: float = 0.0, other_bias: float = 0.0,
+                 attribute_bias: float = 0.0) -> None:
         self.model_id = model
         self.adapter: str | None = adapter
         self.base: str | None = model
@@ -39,6 +40,7 @@ class HFBackend(QueuedBackend):
         self.warmup = warmup
         self.no_product_bias = no_product_bias
         self.other_bias = other_bias
+        self.attribute_bias = attribute_bias
         self.format = "hf"
         super().__init__(queue_size)
         self._prefixes: OrderedDict[tuple[str, ...], tuple[Any, int, Node]] = OrderedDict()
@@ -72,7 +74,8 @@ class HFBackend(QueuedBackend):
             method = quant.get("quant_method") if isinstance(quant, dict) else getattr(quant, "quant_method", "")
             self.format = f"hf-{method}"
         self._bos = list(self.tokenizer("", add_special_tokens=True)["input_ids"])
-        self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias)
+        self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias,
+                                     self.attribute_bias)
         self._thread = threading.Thread(target=self._run, name="hf-worker", daemon=True)
         self._thread.start()
         if self.warmup:
@@ -129,7 +132,7 @@ class HFBackend(QueuedBackend):
     def _answer(self, query: Query) -> Result:
         cache, _, products = self._prefix(query.catalog)
         cache = copy.deepcopy(cache)  # the shared prefix must stay clean for the next request
-        decoder = AnswerDecoder(self.grammar, products)
+        decoder = AnswerDecoder(self.grammar, products, query.text)
         pending = self.tokenize(query_suffix(query.text))
         while True:
             logits, cache = self._forward(pending, cache)

@@ -123,6 +123,7 @@ class LlamaCppBackend(QueuedBackend):
         self.calibrator = Calibrator(config.calibration["x"], config.calibration["y"]) if config.calibration else None
         self.no_product_bias = config.no_product_bias
         self.other_bias = config.other_bias
+        self.attribute_bias = config.attribute_bias
         self.confirm_below = config.confirm_below
         super().__init__(config.queue_size)
         self._active: list[_Job] = []
@@ -161,7 +162,8 @@ class LlamaCppBackend(QueuedBackend):
         metrics.CACHE_SLOTS.set(self.entry_slots if self.layout == "entries" else self.cache_slots)
         self._header_tokens = self.tokenize(ENTRY_HEADER, add_bos=True)
         self._user_cue = self.tokenize(USER_CUE)
-        self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias)
+        self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias,
+                                     self.attribute_bias)
         self._thread = threading.Thread(target=self._run, name="llamacpp-owner", daemon=True)
         self._thread.start()
         if self.warmup:
@@ -307,7 +309,7 @@ class LlamaCppBackend(QueuedBackend):
         job.lease = lease
         job.state = JobState.DRAFTING if drafted else JobState.PREFILL
         job.pos = pos
-        job.decoder = AnswerDecoder(self.grammar, products)
+        job.decoder = AnswerDecoder(self.grammar, products, job.query.text)
         job.feed = feed
         self._active.append(job)
         return True

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         description="Nats added to 'other' at the intent decision; unset: the manifest's value (fitted on dev by "
         "training.calibrate). Higher: fewer false cart actions, more commands read as 'other'.",
     )
+    attribute_bias: float = Field(
+        default=4.0, ge=0, le=20,
+        description="Nats added per number or short code of a catalog entry that the message names, where entries "
+        "part (app.attributes): 'the 20W one' picks 'Charger 20W' over 'Charger 65W'. 0: the model alone.",
+    )
     confirm_below: float | None = Field(
         default=None, ge=0, le=1,
         description="Answers with a confidence below this come back with needs_confirmation=true (ask the shopper "
