@@ -132,7 +132,7 @@ data-64k: $(STAMP)
 data-natural: $(STAMP)
 	$(PY) -m training.data.generate --config training/configs/data-natural.yaml
 
-# A third stage's train split (not shipped yet): data-natural's mix with products named from the
+# A third stage's train split (scored, not shipped: docs/experiments.md): data-natural's mix with products named from the
 # shopper-form banks (training/data/shopper_forms_*.py); train with training/configs/gemma3-270m-vocab.yaml.
 data-vocab: $(STAMP)
 	$(PY) -m training.data.generate --config training/configs/data-vocab.yaml
