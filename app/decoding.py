@@ -32,6 +32,7 @@ class Node:
     value: Any = None
     terminal: bool = False
     no_product_token: int | None = None  # where "not in catalog" parts from the last entry: its token
+    entries: frozenset[Any] = frozenset()  # product tries: the entries at or below this node
 
 
 def build_trie(entries: Sequence[tuple[list[int], Any]]) -> Node:
@@ -92,7 +93,20 @@ def build_product_trie(tokenize: Tokenize, catalog: Sequence[str]) -> Node:
         node = node.children[token]
     if branch is not None:
         branch[0].no_product_token = branch[1]
+    _collect_entries(root)
     return root
+
+
+def _collect_entries(root: Node) -> None:
+    """Fill ``Node.entries`` bottom-up (a loop, not recursion: an entry may be thousands of tokens)."""
+    order, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.children.values())
+    for node in reversed(order):  # children before their parent
+        own = {node.value} if node.terminal else set()
+        node.entries = frozenset(own.union(*(child.entries for child in node.children.values())))
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,6 @@ class AnswerDecoder:
         self.grammar = grammar
         self.products = products
         self._attributes = text_attributes(text) if grammar.attribute_bias and text else frozenset()
-        self._under: dict[int, frozenset[Any]] = {}  # id(node) -> the entries below it (the trie is shared: no marks on it)
         self.pending: list[int] = []
         self.log_prob = 0.0
         self.decisions = 0
@@ -220,20 +233,11 @@ class AnswerDecoder:
                 child = cursor.node.children.get(token)
                 if child is not None:
                     agree[i] = max([agree.get(i, 0)] + [agreement(e, self._attributes, cursor.quantity)
-                                                        for e in self._entries_under(child) if e is not None])
+                                                        for e in child.entries if e is not None])
         if agree and max(agree.values()) > min(agree.values()):  # the text tells the branches apart
             best = max(agree.values())
             for i, n in agree.items():
                 scores[i] -= self.grammar.attribute_bias * (best - n)
-
-    def _entries_under(self, node: Node) -> frozenset[Any]:
-        found = self._under.get(id(node))
-        if found is None:
-            below: set[Any] = {node.value} if node.terminal else set()
-            for child in node.children.values():
-                below |= self._entries_under(child)
-            found = self._under[id(node)] = frozenset(below)
-        return found
 
     def _take(self, token: int) -> None:
         self.pending.append(token)

@@ -20,7 +20,7 @@ _WORDS = {
 }
 WORD_VALUES = {word: value for value, words in _WORDS.items() for word in words.split()}
 _NUMBER = re.compile(r"\d+")
-_WORD = re.compile(r"[^\W\d_]+")
+WORD = re.compile(r"[^\W\d_]+")
 
 
 def guess_quantity(text: str, max_quantity: int) -> int:
@@ -28,5 +28,5 @@ def guess_quantity(text: str, max_quantity: int) -> int:
     digits = [int(m) for m in _NUMBER.findall(text) if 0 < int(m) <= max_quantity]
     if digits:
         return digits[-1]
-    words = [WORD_VALUES[w] for w in _WORD.findall(text.lower()) if w in WORD_VALUES]
+    words = [WORD_VALUES[w] for w in WORD.findall(text.lower()) if w in WORD_VALUES]
     return words[-1] if words else 1

@@ -123,7 +123,6 @@ class LlamaCppBackend(QueuedBackend):
         self.calibrator = Calibrator(config.calibration["x"], config.calibration["y"]) if config.calibration else None
         self.no_product_bias = config.no_product_bias
         self.other_bias = config.other_bias
-        self.attribute_bias = config.attribute_bias
         self.confirm_below = config.confirm_below
         super().__init__(config.queue_size)
         self._active: list[_Job] = []
@@ -163,7 +162,7 @@ class LlamaCppBackend(QueuedBackend):
         self._header_tokens = self.tokenize(ENTRY_HEADER, add_bos=True)
         self._user_cue = self.tokenize(USER_CUE)
         self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias,
-                                     self.attribute_bias)
+                                     self.config.attribute_bias)
         self._thread = threading.Thread(target=self._run, name="llamacpp-owner", daemon=True)
         self._thread.start()
         if self.warmup:
