@@ -13,7 +13,7 @@ TRAIN_CONFIG ?= training/configs/gemma3-270m-natural.yaml
 
 VLLM_VENV := .venv-vllm
 
-.PHONY: run serve doctor engine test-portable image image-gpu-check test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k data-natural data-vocab train export eval eval-formats bench loadtest soak fuzz model clean help
+.PHONY: run serve doctor engine test-portable image image-gpu-check test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k data-natural data-vocab data-contrast train export eval eval-formats bench loadtest soak fuzz model clean help
 
 help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
@@ -136,6 +136,10 @@ data-natural: $(STAMP)
 # shopper-form banks (training/data/shopper_forms_*.py); train with training/configs/gemma3-270m-vocab.yaml.
 data-vocab: $(STAMP)
 	$(PY) -m training.data.generate --config training/configs/data-vocab.yaml
+
+# data-vocab with unlisted products requested in a fifth of train cart rows (training/configs/gemma3-270m-contrast.yaml).
+data-contrast: $(STAMP)
+	$(PY) -m training.data.generate --config training/configs/data-contrast.yaml
 
 # The shipped adapter in two stages: 2,400 steps on data-64k, then continued on data-natural.
 train: $(TSTAMP) data data-64k data-natural

@@ -199,6 +199,17 @@ def test_open_translations_reach_training_only(splits: dict[str, list[Row]]) -> 
     assert named_in_translation(splits["train"]) <= 2  # off by default
 
 
+def test_train_missing_rate_leaves_val_and_test_unchanged(splits: dict[str, list[Row]]) -> None:
+    contrast = generate(DataConfig(seed=7, sizes=SIZES, p_train_missing_product=0.3))
+    assert contrast["val"] == splits["val"] and contrast["test"] == splits["test"]
+
+    def missing_share(rows: list[Row]) -> float:
+        cart = [r for r in rows if r.intent != "other"]
+        return sum(r.product is None for r in cart) / len(cart)
+
+    assert missing_share(contrast["train"]) > 0.25 > 0.16 > missing_share(splits["train"])
+
+
 def test_shopper_forms_cover_the_universe_and_name_only_their_product() -> None:
     """Every product has its train-only shopper forms in every language; none is another product's
     form (it would teach the wrong entry), a held-out test form, or a dev form."""

@@ -223,3 +223,16 @@ def test_entry_attributes_are_numbers_and_short_codes() -> None:
     words = text_attributes("fueg die 0.75er wasserflasche hinzu")
     assert agreement("Trinkflasche Edelstahl 0,75 l", words, quantity=1) == 1
     assert agreement("Pilas AA (4 uds)", text_attributes("quita 4 pilas AA"), quantity=4) == 1  # 4 is how many
+
+
+
+def test_trie_depth_counts_every_level_of_the_longest_entry() -> None:
+    from app.backends.llamacpp import _depth
+    from app.decoding import Node
+
+    def reference(node: Node) -> int:
+        return 1 + max((reference(child) for child in node.children.values()), default=0)
+
+    tok = CharTokenizer()
+    short, long = build_product_trie(tok, ["Milk"]), build_product_trie(tok, ["Milk", "Lemonade", "Lemon"])
+    assert _depth(long) == reference(long) == _depth(short) + len("Lemonade") - len("Milk")

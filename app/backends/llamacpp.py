@@ -93,7 +93,13 @@ class _Plan:
 
 
 def _depth(node: Node) -> int:
-    return 1 + max((_depth(c) for c in node.children.values()), default=0)
+    """Levels of the trie, counting the root (a loop, like the trie's own building)."""
+    depth, stack = 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        depth = max(depth, level)
+        stack.extend((child, level + 1) for child in current.children.values())
+    return depth
 
 
 class LlamaCppBackend(QueuedBackend):

@@ -93,6 +93,9 @@ class DataConfig:
     # Product names from the shopper-form banks (training/data/shopper_forms.py: colloquial, regional,
     # brand-generic, diminutive, accent-free and inflected) instead of products.py's trained forms.
     p_shopper_form: float = 0.0
+    # The train split's rate of requested products that are not listed, where it differs from
+    # p_missing_product (same single draw per row, so val, test and dev keep their rows).
+    p_train_missing_product: float | None = None
     long_catalog_min: int = 40
     long_catalog_max: int = 200
 
@@ -344,7 +347,10 @@ class Generator:
             target = rng.choice(self.dev_products)
         else:
             target = rng.choice(PRODUCTS)
-        missing = intent != OTHER and rng.random() < cfg.p_missing_product
+        p_missing = cfg.p_missing_product
+        if split == "train" and cfg.p_train_missing_product is not None:
+            p_missing = cfg.p_train_missing_product
+        missing = intent != OTHER and rng.random() < p_missing
         include_target = not missing and (intent != OTHER or rng.random() < 0.7)
         if split == "train":  # drawn only for train, so the other splits keep their rows
             self.catalog_language = self.choose_catalog_language(language)
