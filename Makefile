@@ -9,7 +9,7 @@ DEVSTAMP := $(VENV)/.installed-dev
 TSTAMP := $(TRAIN_VENV)/.installed
 export LLAMA_BUILD
 MANIFEST ?= artifacts/gemma3-270m-cart/manifest.json
-TRAIN_CONFIG ?= training/configs/gemma3-270m-natural.yaml
+TRAIN_CONFIG ?= training/configs/gemma3-270m-contrast.yaml
 
 VLLM_VENV := .venv-vllm
 
@@ -97,7 +97,7 @@ test-slow: $(STAMP) $(TSTAMP)
 
 # GPTQ 4-bit of the merged default model, on CPU (gptqmodel --no-deps beside torch 2.13).
 gptq: $(TSTAMP)
-	test -f runs/gemma3-270m-natural/merged-hf/config.json || $(MAKE) export
+	test -f runs/gemma3-270m-contrast/merged-hf/config.json || $(MAKE) export
 	$(TPY) -m pip install -q --no-deps "gptqmodel==7.7.0" pypcre logbar tokenicer device-smi threadpoolctl defuser optimum
 	$(TPY) -m training.gptq --config $(TRAIN_CONFIG)
 
@@ -113,7 +113,7 @@ vllm-venv: $(VLLM_VENV)/.installed
 
 # The vllm backend against a real `vllm serve` (CPU) of the merged default model.
 test-vllm: $(DEVSTAMP) vllm-venv
-	test -f runs/gemma3-270m-natural/merged-hf/config.json || $(MAKE) export
+	test -f runs/gemma3-270m-contrast/merged-hf/config.json || $(MAKE) export
 	$(PY) -m pytest tests/test_vllm_server.py -m slow -q -s
 
 lint: $(DEVSTAMP)
@@ -141,9 +141,10 @@ data-vocab: $(STAMP)
 data-contrast: $(STAMP)
 	$(PY) -m training.data.generate --config training/configs/data-contrast.yaml
 
-# The shipped adapter in two stages: 2,400 steps on data-64k, then continued on data-natural.
-train: $(TSTAMP) data data-64k data-natural
+# The shipped adapter in three stages: 2,400 steps on data-64k, 500 on data-natural, then 110 on data-contrast.
+train: $(TSTAMP) data data-64k data-natural data-contrast
 	test -f runs/gemma3-270m/adapter/adapter_config.json || $(TPY) -m training.train --config training/configs/gemma3-270m.yaml
+	test -f runs/gemma3-270m-natural/adapter/adapter_config.json || $(TPY) -m training.train --config training/configs/gemma3-270m-natural.yaml
 	$(TPY) -m training.train --config $(TRAIN_CONFIG)
 	$(TPY) -m training.export --config $(TRAIN_CONFIG) --ship
 	$(TPY) -m training.calibrate --manifest $(MANIFEST) --biases=-1,-2 --other-biases=0,2,4 --tolerance 0.005  # the shipped grid: 4 dev passes
@@ -159,11 +160,11 @@ eval: $(STAMP) data
 
 # Accuracy per format of the shipped adapter (no timing, so any machine gives the same table):
 # the served file, HF fp32 and every merged GGUF on the first 600 test rows (~30 min on 2 AVX2 cores).
-GGUF := runs/gemma3-270m-natural/gguf
+GGUF := runs/gemma3-270m-contrast/gguf
 eval-formats: $(TSTAMP) data
 	test -f $(GGUF)/merged-q4_k_m.gguf || $(MAKE) export
 	$(TPY) -m training.evaluate --manifest $(MANIFEST) --limit 600 --out reports/eval-formats \
-	  --variant "hf fp32=hf:runs/gemma3-270m-natural/merged-hf" --variant "merged f16=$(GGUF)/merged-f16.gguf" \
+	  --variant "hf fp32=hf:runs/gemma3-270m-contrast/merged-hf" --variant "merged f16=$(GGUF)/merged-f16.gguf" \
 	  --variant "merged q8_0=$(GGUF)/merged-q8_0.gguf" --variant "merged q5_k_m=$(GGUF)/merged-q5_k_m.gguf" \
 	  --variant "merged q4_k_m (requantized)=$(GGUF)/merged-q4_k_m.gguf"
 

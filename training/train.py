@@ -57,7 +57,7 @@ class TrainConfig:
     )
     qlora: str = "auto"  # "auto": NF4 4-bit base when CUDA is present; "on" / "off" to force
     threads: int = 2
-    bf16: bool = True  # bf16 autocast: 1.3-1.5x faster than fp32 on these CPUs
+    bf16: bool = True  # bf16 autocast: 1.3-1.5x faster than fp32 with AMX; off where the CPU lacks bf16 (native_bf16)
     max_length: int = 512  # tokens; a 20-item catalog plus text is about 150
     # Rows encoded with independent entries (app.prompt: each entry sees only the header and itself,
     # at the same positions; the shopper's text sees all), the rest with ordinary causal attention.
