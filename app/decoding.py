@@ -33,6 +33,7 @@ class Node:
     terminal: bool = False
     no_product_token: int | None = None  # where "not in catalog" parts from the last entry: its token
     entries: frozenset[Any] = frozenset()  # product tries: the entries at or below this node
+    height: int = 1  # product tries: levels at and below this node (the root's bounds an answer's tokens)
 
 
 def build_trie(entries: Sequence[tuple[list[int], Any]]) -> Node:
@@ -98,7 +99,8 @@ def build_product_trie(tokenize: Tokenize, catalog: Sequence[str]) -> Node:
 
 
 def _collect_entries(root: Node) -> None:
-    """Fill ``Node.entries`` bottom-up (a loop, not recursion: an entry may be thousands of tokens)."""
+    """Fill ``Node.entries`` and ``Node.height`` bottom-up (a loop, not recursion: an entry may be
+    thousands of tokens)."""
     order, stack = [], [root]
     while stack:
         node = stack.pop()
@@ -107,6 +109,7 @@ def _collect_entries(root: Node) -> None:
     for node in reversed(order):  # children before their parent
         own = {node.value} if node.terminal else set()
         node.entries = frozenset(own.union(*(child.entries for child in node.children.values())))
+        node.height = 1 + max((child.height for child in node.children.values()), default=0)
 
 
 @dataclass(frozen=True)

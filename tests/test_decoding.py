@@ -225,9 +225,7 @@ def test_entry_attributes_are_numbers_and_short_codes() -> None:
     assert agreement("Pilas AA (4 uds)", text_attributes("quita 4 pilas AA"), quantity=4) == 1  # 4 is how many
 
 
-
-def test_trie_depth_counts_every_level_of_the_longest_entry() -> None:
-    from app.backends.llamacpp import _depth
+def test_trie_height_counts_every_level_of_the_longest_entry() -> None:
     from app.decoding import Node
 
     def reference(node: Node) -> int:
@@ -235,4 +233,4 @@ def test_trie_depth_counts_every_level_of_the_longest_entry() -> None:
 
     tok = CharTokenizer()
     short, long = build_product_trie(tok, ["Milk"]), build_product_trie(tok, ["Milk", "Lemonade", "Lemon"])
-    assert _depth(long) == reference(long) == _depth(short) + len("Lemonade") - len("Milk")
+    assert long.height == reference(long) == short.height + len("Lemonade") - len("Milk")

@@ -92,16 +92,6 @@ class _Plan:
     lanes: list[Lane]
 
 
-def _depth(node: Node) -> int:
-    """Levels of the trie, counting the root (a loop, like the trie's own building)."""
-    depth, stack = 0, [(node, 1)]
-    while stack:
-        current, level = stack.pop()
-        depth = max(depth, level)
-        stack.extend((child, level + 1) for child in current.children.values())
-    return depth
-
-
 class LlamaCppBackend(QueuedBackend):
     name = "llamacpp"
 
@@ -350,7 +340,7 @@ class LlamaCppBackend(QueuedBackend):
             return False
         products = build_product_trie(self.tokenize, catalog)
         query_tokens = self._user_cue + self._query_tokens(job.query.text)
-        cells = len(query_tokens) + max(_depth(products), 1) + 8 + ANSWER_MARGIN
+        cells = len(query_tokens) + products.height + 8 + ANSWER_MARGIN
         found: dict[str, Prefix[_Catalog | None]] = {}
         missing: list[tuple[str, list[int]]] = []
         unique = tuple(dict.fromkeys(catalog))  # the API refuses duplicates; other callers may not
@@ -427,7 +417,7 @@ class LlamaCppBackend(QueuedBackend):
                 f"the catalog is {len(tokens)} tokens for this model; the limit is {self.max_catalog_tokens}"
             )
         products = build_product_trie(self.tokenize, catalog)
-        answer_cells = max(_depth(products), 1) + 8 + ANSWER_MARGIN
+        answer_cells = products.height + 8 + ANSWER_MARGIN
         slot = self._kv.reserve_prefix(catalog, len(tokens), reserve)  # LRU eviction makes room
         if slot is None:
             return None  # in-flight requests hold the cells; retry once they finish
