@@ -259,10 +259,9 @@ def native_bf16() -> bool:
     """Whether bf16 matrix products run natively here: a GPU, or a CPU with AVX512-BF16 or AMX."""
     import torch
 
-    if torch.cuda.is_available():
-        return True
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+    from app.doctor import cpu_info
+
+    return torch.cuda.is_available() or bool(cpu_info().flags & {"avx512_bf16", "amx_bf16"})
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
