@@ -21,6 +21,7 @@ from typing import Any
 
 from app.attributes import agreement, text_attributes
 from app.domain import END, INTENT_WORDS, OTHER
+from app.lexical import text_words, word_agreement
 from app.prompt import product_piece, quantity_piece
 
 Tokenize = Callable[[str], list[int]]
@@ -65,10 +66,13 @@ class Grammar:
     # Nats per number or code of an entry that the shopper's text names, where entries part in the
     # product trie (app.attributes): "the 20W one" picks "Charger 20W" over "Charger 65W".
     attribute_bias: float = 0.0
+    # Nats per word of an entry's name that the shopper's text names, where entries part in the
+    # product trie (app.lexical): "delete the phone case" picks "Silicone Phone Case" over "Phone Stand".
+    word_bias: float = 0.0
 
     @classmethod
     def build(cls, tokenize: Tokenize, max_quantity: int, no_product_bias: float = 0.0,
-              other_bias: float = 0.0, attribute_bias: float = 0.0) -> Grammar:
+              other_bias: float = 0.0, attribute_bias: float = 0.0, word_bias: float = 0.0) -> Grammar:
         intents = build_trie([(tokenize(word), intent) for intent, word in INTENT_WORDS.items()])
         quantities = build_trie([(tokenize(quantity_piece(n)), n) for n in range(1, max_quantity + 1)])
         node, other_node, other_token = intents, None, None
@@ -77,7 +81,7 @@ class Grammar:
                 other_node, other_token = node, token
                 break
             node = node.children[token]
-        return cls(intents, quantities, no_product_bias, other_bias, other_node, other_token, attribute_bias)
+        return cls(intents, quantities, no_product_bias, other_bias, other_node, other_token, attribute_bias, word_bias)
 
 
 def build_product_trie(tokenize: Tokenize, catalog: Sequence[str]) -> Node:
@@ -132,12 +136,15 @@ class _Cursor:
 class AnswerDecoder:
     """Drives one answer. Protocol: feed ``pending`` to the model, then call ``choose`` with the
     logits of the last fed position (indexable by token id), until ``done``. ``text`` is the
-    shopper's message: its numbers and codes steer the product choice (``Grammar.attribute_bias``)."""
+    shopper's message: its numbers, codes and words steer the product choice (``Grammar.attribute_bias``,
+    ``Grammar.word_bias``)."""
 
     def __init__(self, grammar: Grammar, products: Node, text: str = "") -> None:
         self.grammar = grammar
         self.products = products
         self._attributes = text_attributes(text) if grammar.attribute_bias and text else frozenset()
+        self._words = text_words(text) if grammar.word_bias and text else frozenset()
+        self._word_counts: dict[str, int] = {}  # entry -> word_agreement, filled as branches are met
         self.pending: list[int] = []
         self.log_prob = 0.0
         self.decisions = 0
@@ -212,7 +219,7 @@ class AnswerDecoder:
             c.stage == "intent" and c.node is self.grammar.other_node for c in self._cursors
         ):
             scores[allowed.index(other)] += self.grammar.other_bias
-        if self._attributes and any(c.stage == "product" for c in self._cursors):
+        if (self._attributes or self._words) and any(c.stage == "product" for c in self._cursors):
             self._agree(allowed, scores)
         best = max(range(len(allowed)), key=scores.__getitem__)
         top = scores[best]
@@ -223,24 +230,39 @@ class AnswerDecoder:
 
     # -- internals --------------------------------------------------------------------------
     def _agree(self, allowed: list[int], scores: list[float]) -> None:
-        """Take ``attribute_bias`` per attribute it names less than the best from each product branch.
+        """Take ``attribute_bias`` per attribute, and ``word_bias`` per word, that a product branch
+        names less than the best branch.
 
-        Branches are scored by their best entry. Where a quantity may still go on (its next digit) the
-        digits keep their scores: only product branches that the text speaks against lose.
+        Branches are scored by their best entry, for each rule apart. Where a quantity may still go
+        on (its next digit) the digits keep their scores: only product branches that the text speaks
+        against lose. "Not in catalog" names nothing, so it loses wherever an entry agrees.
         """
-        agree: dict[int, int] = {}
+        attributes: dict[int, int] = {}
+        words: dict[int, int] = {}
         for cursor in self._cursors:
             if cursor.stage != "product":
                 continue
             for i, token in enumerate(allowed):
                 child = cursor.node.children.get(token)
-                if child is not None:
-                    agree[i] = max([agree.get(i, 0)] + [agreement(e, self._attributes, cursor.quantity)
-                                                        for e in child.entries if e is not None])
-        if agree and max(agree.values()) > min(agree.values()):  # the text tells the branches apart
-            best = max(agree.values())
-            for i, n in agree.items():
-                scores[i] -= self.grammar.attribute_bias * (best - n)
+                if child is None:
+                    continue
+                entries = [e for e in child.entries if e is not None]
+                if self._attributes:
+                    attributes[i] = max([attributes.get(i, 0)] + [agreement(e, self._attributes, cursor.quantity)
+                                                                  for e in entries])
+                if self._words:
+                    words[i] = max([words.get(i, 0)] + [self._word_count(e) for e in entries])
+        for agree, bias in ((attributes, self.grammar.attribute_bias), (words, self.grammar.word_bias)):
+            if agree and max(agree.values()) > min(agree.values()):  # the text tells the branches apart
+                best = max(agree.values())
+                for i, n in agree.items():
+                    scores[i] -= bias * (best - n)
+
+    def _word_count(self, entry: str) -> int:
+        count = self._word_counts.get(entry)
+        if count is None:
+            count = self._word_counts[entry] = word_agreement(entry, self._words)
+        return count
 
     def _take(self, token: int) -> None:
         self.pending.append(token)

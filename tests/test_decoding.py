@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from app.attributes import agreement, entry_attributes, text_attributes
 from app.decoding import AnswerDecoder, Grammar, build_product_trie
+from app.lexical import entry_words, fold, names, text_words, word_agreement
 from app.prompt import answer_pieces, query_suffix, unshout
 
 
@@ -205,6 +206,46 @@ def test_attribute_bias_picks_the_variant_the_text_names_and_nothing_else() -> N
     assert run("add two chargers", 6.0) == "Charger 65W"  # no attribute named: the model's choice stands
     assert run("add 2 chargers", 6.0) == "Charger 65W"  # the 2 is the quantity, not the "2 m" of the cable
     assert run("add two of the 65W chargers", 6.0) == "Charger 65W"
+
+
+def test_word_bias_picks_the_entry_the_text_names_and_nothing_else() -> None:
+    tok = CharTokenizer()
+    catalog = ["Phone Stand Adjustable", "Silicone Phone Case Black", "Laundry Bag"]
+    target = [t for piece in answer_pieces("remove_from_cart", "Phone Stand Adjustable", 1) for t in tok(piece)]
+
+    def run(text: str, bias: float) -> str | None:
+        grammar = Grammar.build(tok, max_quantity=9, word_bias=bias)
+        decoder = AnswerDecoder(grammar, build_product_trie(tok, catalog), text)
+        fed: list[int] = []
+        pick = logits_preferring(target)  # the model leans to the stand by 5 nats
+        while not decoder.done:
+            fed += decoder.pending
+            decoder.pending = []
+            decoder.choose(pick(decoder.allowed(), fed))
+        assert decoder.answer is not None
+        return decoder.answer.product
+
+    assert run("delete the phone case", 0.0) == "Phone Stand Adjustable"  # off: the model alone
+    assert run("delete the phone case", 6.0) == "Silicone Phone Case Black"  # 2 words named against 1
+    assert run("delete the phone case", 3.0) == "Phone Stand Adjustable"  # 3 nats do not outweigh 5
+    assert run("take the phone thing out", 6.0) == "Phone Stand Adjustable"  # both branches name "phone"
+    assert run("remove one bag", 6.0) == "Phone Stand Adjustable"  # packaging words name no entry
+
+
+def test_words_agree_through_case_diacritics_and_inflection_not_across_words() -> None:
+    assert fold("Slušalice Straße ÉPONGE Đak") == "slusalice strasse eponge dak"
+    assert entry_words("Papier toilette (12 rouleaux)") == {"papier", "toilette"}  # parentheses: packaging
+    assert entry_words("Laundry Bag") == {"laundry"}
+    assert text_words("izbaci 2 pakiranja pelena iz košarice") == {"izbaci", "pelena"}
+    for text_word, entry_word in [("pelena", "pelene"), ("mlijeka", "mlijeko"), ("zitronen", "zitrone"),
+                                  ("limones", "limon"), ("pizzas", "pizza"), ("kruha", "kruh"), ("tea", "tea")]:
+        assert names(text_word, entry_word), (text_word, entry_word)
+    for text_word, entry_word in [("soap", "soup"), ("milk", "mild"), ("brosses", "brossettes"), ("sir", "sira"),
+                                  ("cat", "catalog")]:
+        assert not names(text_word, entry_word), (text_word, entry_word)
+    assert word_agreement("Kruh crni (500 g)", text_words("makni kruh crni")) == 2
+    assert word_agreement("Kukuruzni kruh (600 g)", text_words("makni kruh crni")) == 1
+    assert word_agreement("Souris sans fil", text_words("ENLÈVE LA SOURIS SANS FIL")) == 2  # "sans": a function word
 
 
 def test_shouted_messages_are_lowered_and_product_codes_are_kept() -> None:

@@ -42,6 +42,7 @@ def _make(settings: Settings) -> tuple[Backend, float]:
             no_product_bias=settings.no_product_bias or 0.0,
             other_bias=settings.other_bias or 0.0,
             attribute_bias=settings.attribute_bias,
+            word_bias=settings.word_bias,
         ), 0.0
     if settings.backend == "vllm":
         from app.backends.vllm import VLLMBackend

@@ -33,6 +33,7 @@ class EngineConfig:
     no_product_bias: float  # nats added to "not in catalog" where the product is chosen
     other_bias: float  # nats added to "other" at the intent decision
     attribute_bias: float  # nats per entry number or code the message names (app.attributes)
+    word_bias: float  # nats per word of an entry's name the message names (app.lexical)
     confirm_below: float  # calibrated confidence under which answers are flagged; 0: never
     catalog_layout: str  # "causal" or "entries" (app.prompt), one the model was trained for
     # -- the engine: the settings of the same names (meaning and units there) -----------------

@@ -28,7 +28,7 @@ class HFBackend(QueuedBackend):
     def __init__(self, model: str, adapter: str | None = None, *, dtype: str = "auto", device: str | None = None,
                  model_name: str = "", max_quantity: int = 999, queue_size: int = 256, cache_entries: int = 32,
                  warmup: bool = True, no_product_bias: float = 0.0, other_bias: float = 0.0,
-                 attribute_bias: float = 0.0) -> None:
+                 attribute_bias: float = 0.0, word_bias: float = 0.0) -> None:
         self.model_id = model
         self.adapter: str | None = adapter
         self.base: str | None = model
@@ -41,6 +41,7 @@ class HFBackend(QueuedBackend):
         self.no_product_bias = no_product_bias
         self.other_bias = other_bias
         self.attribute_bias = attribute_bias
+        self.word_bias = word_bias
         self.format = "hf"
         super().__init__(queue_size)
         self._prefixes: OrderedDict[tuple[str, ...], tuple[Any, int, Node]] = OrderedDict()
@@ -75,7 +76,7 @@ class HFBackend(QueuedBackend):
             self.format = f"hf-{method}"
         self._bos = list(self.tokenizer("", add_special_tokens=True)["input_ids"])
         self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias,
-                                     self.attribute_bias)
+                                     self.attribute_bias, self.word_bias)
         self._thread = threading.Thread(target=self._run, name="hf-worker", daemon=True)
         self._thread.start()
         if self.warmup:

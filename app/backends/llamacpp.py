@@ -158,7 +158,7 @@ class LlamaCppBackend(QueuedBackend):
         self._header_tokens = self.tokenize(ENTRY_HEADER, add_bos=True)
         self._user_cue = self.tokenize(USER_CUE)
         self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias,
-                                     self.config.attribute_bias)
+                                     self.config.attribute_bias, self.config.word_bias)
         self._thread = threading.Thread(target=self._run, name="llamacpp-owner", daemon=True)
         self._thread.start()
         if self.warmup:

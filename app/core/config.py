@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="Nats added per number or short code of a catalog entry that the message names, where entries "
         "part (app.attributes): 'the 20W one' picks 'Charger 20W' over 'Charger 65W'. 0: the model alone.",
     )
+    word_bias: float = Field(
+        default=2.0, ge=0, le=20,
+        description="Nats added per word of a catalog entry's name that the message names (inflected forms "
+        "too), where entries part (app.lexical): 'delete the phone case' picks 'Silicone Phone Case' over "
+        "'Phone Stand'. 0: the model alone.",
+    )
     confirm_below: float | None = Field(
         default=None, ge=0, le=1,
         description="Answers with a confidence below this come back with needs_confirmation=true (ask the shopper "
