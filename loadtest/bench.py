@@ -86,8 +86,8 @@ def measure(layout: str, manifest: str, work: dict[str, Any], settings: dict[str
             "entry_cache_hit_rate": hit_rate(before, after, "entry"),
             "prefix_cache_hit_rate": hit_rate(before, after, "prefix"),
         },
-        "cold_200_entries": {"n": len(work["huge"]), "p50_ms": percentile(huge_ms, 50), "max_ms": max(huge_ms),
-                             "failures": huge_fail},
+        "cold_200_entries": {"n": len(work["huge"]), "p50_ms": percentile(huge_ms, 50) if huge_ms else None,
+                             "max_ms": max(huge_ms, default=None), "failures": huge_fail},
         "server_rss_mb": rss,
         "server_peak_rss_mb": peak,
         "single_stream_raw_ms": single,
@@ -105,17 +105,19 @@ def layout_table(run: dict[str, Any], n_cold: int) -> list[str]:
         f"| {run['layout']}: cold, 5-30 entries, fresh catalogs | {c1['p50']:.0f} | {c1['p95']:.0f} | "
         f"{cold['requests_per_s']['1']:.1f} | {cold['requests_per_s']['4']:.1f} | {cold['requests_per_s']['16']:.1f} | "
         f"{sum(cold['not_answered'].values())} of {n_cold} | {'' if hit is None else f'{hit:.0%}'} |",
-        f"| {run['layout']}: cold, 200 entries | {huge['p50_ms']:.0f} | {huge['max_ms']:.0f} (max) | | | | "
-        f"{huge['failures']} of {huge['n']} | |",
+        (f"| {run['layout']}: cold, 200 entries | {huge['p50_ms']:.0f} | {huge['max_ms']:.0f} (max) | | | | "
+         if huge["p50_ms"] is not None else f"| {run['layout']}: cold, 200 entries | none answered | | | | | ")
+        + f"{huge['failures']} of {huge['n']} | |",
     ]
 
 
-def ratios(run: dict[str, Any]) -> dict[str, float]:
-    warm, cold = run["warm"], run["cold"]
+def ratios(run: dict[str, Any]) -> dict[str, float | None]:
+    warm, cold, huge = run["warm"], run["cold"], run["cold_200_entries"]
     return {
         "cold_p50_over_warm_p50": cold["single_stream_ms"]["p50"] / warm["single_stream_ms"]["p50"],
         "cold_p95_over_warm_p95": cold["single_stream_ms"]["p95"] / warm["single_stream_ms"]["p95"],
-        "cold_200_p50_over_warm_p50": run["cold_200_entries"]["p50_ms"] / warm["single_stream_ms"]["p50"],
+        "cold_200_p50_over_warm_p50": (None if huge["p50_ms"] is None
+                                       else huge["p50_ms"] / warm["single_stream_ms"]["p50"]),
         "cold_over_warm_throughput_16": cold["requests_per_s"]["16"] / warm["requests_per_s"]["16"],
     }
 
@@ -128,7 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="reports/bench-service")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a service setting for every server, e.g. --set ENTRY_SLOTS=800 (SHOPINTENT_ is added)")
+    parser.add_argument("--render", metavar="FILE.json", help="only remake FILE.md from a run's FILE.json")
     args = parser.parse_args(argv)
+    if args.render:
+        result = json.loads(Path(args.render).read_text())
+        Path(args.render).with_suffix(".md").write_text(markdown(result))
+        return
     settings: dict[str, str] = {}
     for item in args.set:
         name, sep, value = item.partition("=")
@@ -173,36 +180,47 @@ def main(argv: list[str] | None = None) -> None:
         "study_style_ms": {"n": len(study), "p50": percentile(study, 50), "mean": statistics.mean(study)},
         "speedup_vs_study_style_mean": statistics.mean(study) / statistics.mean(ours_same),
     }
+    flags = "".join(f" --set {item}" for item in args.set)
+    result["command"] = f"python -m loadtest.bench{' --quick' if args.quick else ''}{flags}"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(result, indent=2))
-    flags = "".join(f" --set {item}" for item in args.set)
+    md = markdown(result)
+    Path(args.out + ".md").write_text(md)
+    print(md, end="")
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The report of one bench run (its JSON): ``python -m loadtest.bench --render FILE.json`` remakes it."""
+    runs = list(result["layouts"].values())
     md = [
-        f"Made by `python -m loadtest.bench{' --quick' if args.quick else ''}{flags}` on {result['machine']}.", "",
-        f"Every server first saw {len(work['prior'])} cold requests of other catalogs. Cold catalogs draw their "
-        f"entries from a universe of {len(universe)} with Zipf popularity; no cold catalog was sent before.", "",
+        f"Made by `{result['command']}` on {result['machine']}.", "",
+        f"Every server first saw {result['prior_requests']} cold requests of other catalogs. Cold catalogs draw "
+        f"their entries from a universe of {result['universe_entries']} with Zipf popularity; no cold catalog "
+        "was sent before. Latencies are of answered requests; shed (429/503) and timed-out (504) ones are counted "
+        "apart.", "",
         "| layout and catalogs | p50 ms | p95 ms | answered req/s, 1 client | 4 clients | 16 clients "
         "| not answered (429/504) | entry cache hits |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
-        md += layout_table(run, n_cold_total)
+        md += layout_table(run, result["cold_requests"])
     md += ["", "| layout | cold p50 / warm p50 | cold p95 / warm p95 | 200-entry cold p50 / warm p50 "
            "| cold / warm req/s at 16 clients | server RSS (peak) |", "|---|---|---|---|---|---|"]
     for run in runs:
         r = ratios(run)
+        huge = "none answered" if r["cold_200_p50_over_warm_p50"] is None else f"{r['cold_200_p50_over_warm_p50']:.2f}x"
         md.append(f"| {run['layout']} | {r['cold_p50_over_warm_p50']:.2f}x | {r['cold_p95_over_warm_p95']:.2f}x | "
-                  f"{r['cold_200_p50_over_warm_p50']:.2f}x | {r['cold_over_warm_throughput_16']:.2f}x | "
+                  f"{huge} | {r['cold_over_warm_throughput_16']:.2f}x | "
                   f"{run['server_rss_mb']:.0f} MB ({run['server_peak_rss_mb']:.0f} MB) |")
     if len(runs) > 1:
         a, b = runs[0], runs[1]
         md += ["", f"{b['layout']} / {a['layout']}, cold p50: "
                f"{b['cold']['single_stream_ms']['p50'] / a['cold']['single_stream_ms']['p50']:.2f}x; "
                f"warm p50: {b['warm']['single_stream_ms']['p50'] / a['warm']['single_stream_ms']['p50']:.2f}x."]
-    md += ["", f"Study-style decoding (its prompt, JSON under GBNF), same {len(study)} warm requests: mean "
-           f"{result['study_style_ms']['mean']:.0f} ms; ours ({first['layout']}) is "
+    md += ["", f"Study-style decoding (its prompt, JSON under GBNF), same {result['study_style_ms']['n']} warm "
+           f"requests: mean {result['study_style_ms']['mean']:.0f} ms; ours ({runs[0]['layout']}) is "
            f"{result['speedup_vs_study_style_mean']:.1f}x faster."]
-    Path(args.out + ".md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    return "\n".join(md) + "\n"
 
 
 if __name__ == "__main__":
