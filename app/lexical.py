@@ -1,13 +1,15 @@
 """Word agreement between a shopper's text and catalog entries: the words of a name, written out.
 
-A shopper who writes "enlève la souris sans fil" with ``Souris sans fil`` listed, "delete the phone
-case" beside ``Silicone Phone Case Black`` and ``Phone Stand Adjustable``, or "makni kruh crni" beside
-``Kruh crni (500 g)`` and ``Kukuruzni kruh (600 g)`` has named the entry, yet the 270M model picks a
-neighbour or says "not in catalog": on catalogs in the shop's own language the shopper's word and the
+A shopper who writes "enlève la souris sans fil" with ``Souris sans fil`` listed, "the espresso ones"
+beside ``Coffee Beans Espresso Roast`` and ``Espresso Cups``, or "makni kruh crni" beside ``Kruh crni
+(500 g)`` and ``Kukuruzni kruh (600 g)`` has named the entry, yet the 270M model picks a neighbour or
+says "not in catalog": on catalogs in the shop's own language the shopper's word and the
 entry's are often the same word, and the model reads them no better than a translation. The decoder
 uses this module the way it uses ``app.attributes``: where the product trie branches, a branch loses
 ``word_bias`` nats per word of its best entry's name that the text names less than another branch's
-(``app.decoding``). Where no branch agrees more than another, nothing changes.
+(``app.decoding``). Where no branch agrees more than another, nothing changes, and a model surer than
+the bias keeps its choice: at 2 nats the served model still answers ``Kukuruzni kruh`` to "makni kruh
+crni" (it prefers it by more than 2 nats).
 
 What counts, chosen before measuring:
 - the words of the entry outside parentheses (what is in them is size and packaging, "(12 rouleaux)",

@@ -76,8 +76,8 @@ class Settings(BaseSettings):
     word_bias: float = Field(
         default=2.0, ge=0, le=20,
         description="Nats added per word of a catalog entry's name that the message names (inflected forms "
-        "too), where entries part (app.lexical): 'delete the phone case' picks 'Silicone Phone Case' over "
-        "'Phone Stand'. 0: the model alone.",
+        "too), where entries part (app.lexical): 'the espresso coffee beans' leans to 'Coffee Beans Espresso' over "
+        "'Espresso Cups'. 0: the model alone.",
     )
     confirm_below: float | None = Field(
         default=None, ge=0, le=1,
