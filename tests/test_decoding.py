@@ -23,8 +23,8 @@ class CharTokenizer:
         return [self.ids.setdefault(c, len(self.ids)) for c in text]
 
 
-def decode(grammar: Grammar, catalog: list[str], tok: CharTokenizer, pick) -> AnswerDecoder:  # type: ignore[no-untyped-def]
-    decoder = AnswerDecoder(grammar, build_product_trie(tok, catalog))
+def decode(grammar: Grammar, catalog: list[str], tok: CharTokenizer, pick, text: str = "") -> AnswerDecoder:  # type: ignore[no-untyped-def]
+    decoder = AnswerDecoder(grammar, build_product_trie(tok, catalog), text)
     fed: list[int] = []
     while not decoder.done:
         fed += decoder.pending
@@ -191,13 +191,7 @@ def test_attribute_bias_picks_the_variant_the_text_names_and_nothing_else() -> N
 
     def run(text: str, bias: float) -> str | None:
         grammar = Grammar.build(tok, max_quantity=9, attribute_bias=bias)
-        decoder = AnswerDecoder(grammar, build_product_trie(tok, catalog), text)
-        fed: list[int] = []
-        pick = logits_preferring(target)  # the model leans to the 65W one by 5 nats
-        while not decoder.done:
-            fed += decoder.pending
-            decoder.pending = []
-            decoder.choose(pick(decoder.allowed(), fed))
+        decoder = decode(grammar, catalog, tok, logits_preferring(target), text)  # leaning to the 65W one by 5 nats
         assert decoder.answer is not None
         return decoder.answer.product
 
@@ -215,13 +209,7 @@ def test_word_bias_picks_the_entry_the_text_names_and_nothing_else() -> None:
 
     def run(text: str, bias: float) -> str | None:
         grammar = Grammar.build(tok, max_quantity=9, word_bias=bias)
-        decoder = AnswerDecoder(grammar, build_product_trie(tok, catalog), text)
-        fed: list[int] = []
-        pick = logits_preferring(target)  # the model leans to the stand by 5 nats
-        while not decoder.done:
-            fed += decoder.pending
-            decoder.pending = []
-            decoder.choose(pick(decoder.allowed(), fed))
+        decoder = decode(grammar, catalog, tok, logits_preferring(target), text)  # leaning to the stand by 5 nats
         assert decoder.answer is not None
         return decoder.answer.product
 
