@@ -445,7 +445,7 @@ class LlamaCppBackend(QueuedBackend):
         entries: list[Entry] = []
         plans: list[_Plan] = []
         budget, rows = self.batch_tokens, self.logits_rows
-        for job in self._active:
+        for index, job in enumerate(self._active):
             if budget <= 0 or rows <= 0:
                 break
             assert job.lease is not None and job.decoder is not None
@@ -464,7 +464,9 @@ class LlamaCppBackend(QueuedBackend):
             lanes: list[Lane] = []
             if job.state is JobState.DRAFTING:
                 guesses = drafting.guess_tokens(self.tokenize, job.query.text, self.max_quantity)
-                lanes = drafting.plan_lanes(job.decoder, seqs, guesses, job.pos, entries, budget, rows)
+                # the requests after this one keep a row each for their own decision
+                spare = rows - (len(self._active) - index - 1)
+                lanes = drafting.plan_lanes(job.decoder, seqs, guesses, job.pos, entries, budget, spare)
             budget -= sum(len(lane.tokens) for lane in lanes)
             rows -= sum(len(lane.rows) for lane in lanes)
             plans.append(_Plan(job, base_row, job.pos, lanes))
