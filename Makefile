@@ -13,11 +13,12 @@ TRAIN_CONFIG ?= training/configs/gemma3-270m-contrast.yaml
 
 VLLM_VENV := .venv-vllm
 
-.PHONY: run serve doctor engine test-portable image image-gpu-check test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k data-natural data-vocab data-contrast train export eval eval-formats bench loadtest soak fuzz model clean help
+.PHONY: run serve preload doctor engine test-portable image image-gpu-check test test-slow test-vllm vllm-venv gptq bench-quick lint data data-64k data-natural data-vocab data-contrast train export eval eval-formats bench loadtest soak fuzz model clean help
 
 help:
 	@echo "make run        install (first time), build the default model, serve on 0.0.0.0:8000"
 	@echo "make test       the test suite (real small models, no GPU)"
+	@echo "make preload PRODUCTS=products.txt  write the shop's products into the entry store before shoppers send them"
 	@echo "make doctor     CPU level, how the engine was built, and a timed start of the served model"
 	@echo "make engine     (re)install llama-cpp-python for LLAMA_BUILD=portable|host (see scripts/install_llama_cpp.sh)"
 	@echo "make test-portable  the portable engine on an emulated AVX2-only CPU (qemu Haswell) and its tests"
@@ -87,6 +88,10 @@ run: model
 	SHOPINTENT_MODEL_MANIFEST=$(MANIFEST) $(PY) -m app
 
 serve: run
+
+preload: model
+	@test -n "$(PRODUCTS)" || { echo "usage: make preload PRODUCTS=products.txt  (one catalog entry per line, or JSONL with catalogs)"; exit 2; }
+	SHOPINTENT_MODEL_MANIFEST=$(MANIFEST) $(PY) -m app.preload $(PRODUCTS)
 
 test: $(DEVSTAMP) data
 	$(PY) -m app.artifacts check $(MANIFEST) >/dev/null

@@ -4,6 +4,7 @@ catalog layout, against the study's decoding.
     python -m loadtest.bench                     # both layouts, about 12 minutes on 2 cores
     python -m loadtest.bench --quick             # about 4 minutes
     python -m loadtest.bench --layouts entries   # one layout
+    python -m loadtest.bench --preload           # and the entries layout with the universe preloaded
 
 Starts the service (default model) as a subprocess on a free port, once per catalog layout
 (``SHOPINTENT_CATALOG_LAYOUT``: ``causal``, one cached prefix per catalog, or ``entries``, each entry
@@ -22,9 +23,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +54,31 @@ def cache_counts(url: str) -> dict[str, float]:
     return counts
 
 
-def hit_rate(before: dict[str, float], after: dict[str, float], kind: str) -> float | None:
-    hits = after.get(f"{kind}_hit", 0) - before.get(f"{kind}_hit", 0)
-    misses = after.get(f"{kind}_miss", 0) - before.get(f"{kind}_miss", 0)
-    return hits / (hits + misses) if hits + misses else None
+def hit_rate(before: dict[str, float], after: dict[str, float], kind: str, result: str = "hit") -> float | None:
+    """The share of ``kind`` lookups between the two counts that ended as ``result`` (entries: "hit" in
+    the KV cache, "stored": read back from the entry store, "miss": evaluated)."""
+    delta = {r: after.get(f"{kind}_{r}", 0) - before.get(f"{kind}_{r}", 0) for r in ("hit", "stored", "miss")}
+    total = sum(delta.values())
+    return delta[result] / total if total else None
 
 
-def measure(layout: str, manifest: str, work: dict[str, Any], settings: dict[str, str]) -> dict[str, Any]:
-    """One server with this layout (and these SHOPINTENT_ settings) through the whole workload."""
-    server = Server({"SHOPINTENT_MODEL_MANIFEST": manifest, "SHOPINTENT_CATALOG_LAYOUT": layout, **settings})
+def measure(layout: str, manifest: str, work: dict[str, Any], settings: dict[str, str],
+            preload: list[str] | None = None) -> dict[str, Any]:
+    """One server with this layout (and these SHOPINTENT_ settings) through the whole workload. Its
+    entry store starts empty (a directory of its own, removed after), so the run repeats; with
+    ``preload``, those entries are written into it first (``python -m app.preload``), as a shop
+    would with its product list."""
+    store = tempfile.mkdtemp(prefix="bench-entry-store-")
+    env = {"SHOPINTENT_MODEL_MANIFEST": manifest, "SHOPINTENT_CATALOG_LAYOUT": layout,
+           "SHOPINTENT_ENTRY_STORE_DIR": store, **settings}
+    preload_s = None
+    if preload is not None:
+        products = Path(store) / "products.txt"
+        products.write_text("\n".join(preload) + "\n")
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "app.preload", str(products)], env={**os.environ, **env}, check=True)
+        preload_s = time.perf_counter() - started
+    server = Server(env)
     bodies, cold = work["bodies"], work["cold"]
     try:
         asyncio.run(run_load(server.url, work["prior"], 4))  # traffic seen before the measurement
@@ -70,8 +93,10 @@ def measure(layout: str, manifest: str, work: dict[str, Any], settings: dict[str
         rss, peak = rss_mb(server.proc.pid)
     finally:
         server.stop()
+        shutil.rmtree(store, ignore_errors=True)
     return {
-        "layout": layout,
+        "layout": layout + ("+preloaded" if preload is not None else ""),
+        "preload_s": preload_s,
         "warm": {
             "single_stream_ms": {"p50": percentile(single, 50), "p95": percentile(single, 95), "mean": statistics.mean(single)},
             "requests_per_s": {"1": 1000 / statistics.mean(single), "4": rps4, "16": rps16},
@@ -84,6 +109,7 @@ def measure(layout: str, manifest: str, work: dict[str, Any], settings: dict[str
             "requests_per_s": {str(c): cold_runs[c][1] * (1 - cold_runs[c][2] / len(cold[c])) for c in CLIENTS},
             "not_answered": {str(c): cold_runs[c][2] for c in CLIENTS},
             "entry_cache_hit_rate": hit_rate(before, after, "entry"),
+            "entry_store_rate": hit_rate(before, after, "entry", "stored"),
             "prefix_cache_hit_rate": hit_rate(before, after, "prefix"),
         },
         "cold_200_entries": {"n": len(work["huge"]), "p50_ms": percentile(huge_ms, 50) if huge_ms else None,
@@ -97,7 +123,8 @@ def measure(layout: str, manifest: str, work: dict[str, Any], settings: dict[str
 def layout_table(run: dict[str, Any], n_cold: int) -> list[str]:
     warm, cold, huge = run["warm"], run["cold"], run["cold_200_entries"]
     w1, c1 = warm["single_stream_ms"], cold["single_stream_ms"]
-    hit = cold["entry_cache_hit_rate"]
+    hit, stored = cold["entry_cache_hit_rate"], cold.get("entry_store_rate")
+    hits = "" if hit is None else f"{hit:.0%}" + ("" if not stored else f" + {stored:.0%} from the store")
     huge_ms = ("none answered |" if huge["p50_ms"] is None
                else f"{huge['p50_ms']:.0f} | {huge['max_ms']:.0f} (max)")
     return [
@@ -106,7 +133,7 @@ def layout_table(run: dict[str, Any], n_cold: int) -> list[str]:
         f"{warm['failures']} | |",
         f"| {run['layout']}: cold, 5-30 entries, fresh catalogs | {c1['p50']:.0f} | {c1['p95']:.0f} | "
         f"{cold['requests_per_s']['1']:.1f} | {cold['requests_per_s']['4']:.1f} | {cold['requests_per_s']['16']:.1f} | "
-        f"{sum(cold['not_answered'].values())} of {n_cold} | {'' if hit is None else f'{hit:.0%}'} |",
+        f"{sum(cold['not_answered'].values())} of {n_cold} | {hits} |",
         f"| {run['layout']}: cold, 200 entries | {huge_ms} | | | | {huge['failures']} of {huge['n']} | |",
     ]
 
@@ -130,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="reports/bench-service")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a service setting for every server, e.g. --set ENTRY_SLOTS=800 (SHOPINTENT_ is added)")
+    parser.add_argument("--preload", action="store_true",
+                        help="also serve the entries layout with the whole universe preloaded into its entry store")
     parser.add_argument("--render", metavar="FILE.json", help="only remake FILE.md from a run's FILE.json")
     args = parser.parse_args(argv)
     if args.render:
@@ -162,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     from app.artifacts import resolve
 
     runs = [measure(layout, args.manifest, work, settings) for layout in layouts]
+    if args.preload:
+        runs.append(measure("entries", args.manifest, work, settings, preload=universe))
     served = resolve(Path(args.manifest), merge=True)
     study = study_style(bodies[:n_study], str(served.model_path), str(served.lora_path) if served.lora_path else None)
     first = runs[0]
@@ -181,7 +212,9 @@ def main(argv: list[str] | None = None) -> None:
         "speedup_vs_study_style_mean": statistics.mean(study) / statistics.mean(ours_same),
     }
     flags = "".join(f" --set {item}" for item in args.set)
-    result["command"] = f"python -m loadtest.bench{' --quick' if args.quick else ''}{flags}"
+    layouts_flag = f" --layouts {args.layouts}" if args.layouts else ""
+    result["command"] = (f"python -m loadtest.bench{' --quick' if args.quick else ''}{layouts_flag}"
+                         f"{' --preload' if args.preload else ''}{flags}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(result, indent=2))
     md = markdown(result)
@@ -212,6 +245,11 @@ def markdown(result: dict[str, Any]) -> str:
         md.append(f"| {run['layout']} | {r['cold_p50_over_warm_p50']:.2f}x | {r['cold_p95_over_warm_p95']:.2f}x | "
                   f"{huge} | {r['cold_over_warm_throughput_16']:.2f}x | "
                   f"{run['server_rss_mb']:.0f} MB ({run['server_peak_rss_mb']:.0f} MB) |")
+    for run in runs:
+        if run.get("preload_s") is not None:
+            md += ["", f"{run['layout']}: before its server started, all {result['universe_entries']} entries of the "
+                   f"universe were written into its entry store by `python -m app.preload` ({run['preload_s']:.0f} s), "
+                   "as a shop would with its product list."]
     if len(runs) > 1:
         a, b = runs[0], runs[1]
         md += ["", f"{b['layout']} / {a['layout']}, cold p50: "

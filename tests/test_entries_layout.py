@@ -18,9 +18,10 @@ from training.data.products import PRODUCTS
 
 
 @pytest.fixture(scope="module")
-def entries_backend(served_model) -> Iterator[LlamaCppBackend]:  # type: ignore[no-untyped-def]
+def entries_backend(served_model, tmp_path_factory) -> Iterator[LlamaCppBackend]:  # type: ignore[no-untyped-def]
+    # No entry store: these tests probe the KV cache's own misses and evictions.
     config = engine_config(Settings(model_path=served_model.model_path, catalog_layout="entries", threads=2,
-                                    queue_size=1024, warmup=False, entry_slots=64, cache_mb=4))
+                                    queue_size=1024, warmup=False, entry_slots=64, cache_mb=4, entry_store_mb=0))
     backend = LlamaCppBackend(config)
     backend.start()
     yield backend
@@ -115,7 +116,7 @@ def test_the_entry_cache_holds_more_entries_than_stock_llama_cpp_has_sequences(s
     from app.backends.engine import logits_rows
 
     config = engine_config(Settings(model_path=served_model.model_path, catalog_layout="entries", threads=2,
-                                    warmup=False, entry_slots=900, cache_mb=24))
+                                    warmup=False, entry_slots=900, cache_mb=24, entry_store_mb=0))
     backend = LlamaCppBackend(config)
     backend.start()
     try:
@@ -131,5 +132,90 @@ def test_the_entry_cache_holds_more_entries_than_stock_llama_cpp_has_sequences(s
             assert answer(a) == answer(b) and abs(a.confidence - b.confidence) < 2e-3
         assert backend._kv is not None
         backend._kv.check()
+    finally:
+        backend.close()
+
+
+def test_a_restarted_engine_reads_its_entries_back_from_the_store(served_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Entries evaluated once are written to the entry store; an engine started later (or one whose KV
+    cache evicted them) reads them back instead of evaluating them: no model call for the catalog,
+    the same answers and confidences, and admission prices them as cached."""
+    rng = random.Random(12)
+    catalogs = [tuple(p.name for p in rng.sample(PRODUCTS, 10)) for _ in range(4)]
+    queries = [Query(f"add {rng.randint(1, 5)} {c[rng.randrange(10)].lower()}", c) for c in catalogs]
+
+    def engine() -> LlamaCppBackend:
+        backend = LlamaCppBackend(engine_config(Settings(
+            model_path=served_model.model_path, catalog_layout="entries", threads=2, warmup=False,
+            entry_slots=64, cache_mb=4, entry_store_dir=tmp_path, entry_store_mb=64)))
+        backend.start()
+        return backend
+
+    def counts() -> dict[str, float]:
+        return {r: metrics.ENTRY_CACHE.labels(r)._value.get() for r in ("hit", "stored", "miss")}
+
+    first_engine = engine()
+    try:
+        cold_cost = first_engine.cost(queries[0])
+        first = first_engine.classify_sync(queries, timeout_s=300)
+        n_entries = len({e for c in catalogs for e in c})
+        assert first_engine._store is not None and len(first_engine._store) == n_entries
+        assert metrics.ENTRY_STORE_BYTES._value.get() == first_engine._store.bytes > 0
+    finally:
+        first_engine.close()
+    second_engine = engine()
+    try:
+        assert second_engine.cost(queries[0]) < cold_cost  # stored entries cost no model time
+        before = counts()
+        catalog_tokens = metrics.PROMPT_TOKENS.labels("catalog")._value.get()
+        again = second_engine.classify_sync(queries, timeout_s=300)
+        after = counts()
+        assert after["miss"] == before["miss"] and after["stored"] - before["stored"] == n_entries
+        # Only the header was evaluated (once, after the start), never an entry.
+        header = len(second_engine._header_tokens)
+        assert metrics.PROMPT_TOKENS.labels("catalog")._value.get() - catalog_tokens == header
+        for a, b in zip(first, again, strict=True):
+            assert answer(a) == answer(b) and abs(a.confidence - b.confidence) < 2e-3
+        assert second_engine._kv is not None
+        second_engine._kv.check()
+        assert second_engine._store is not None
+        victim = second_engine._store._path(catalogs[0][0])
+    finally:
+        second_engine.close()
+    victim.write_bytes(b"damaged")  # a torn or foreign file: a miss, evaluated again, the answer stays
+    third_engine = engine()
+    try:
+        before = counts()
+        result = third_engine.classify_sync(queries[:1], timeout_s=300)[0]
+        after = counts()
+        assert after["miss"] - before["miss"] == 1 and after["stored"] - before["stored"] == len(catalogs[0]) - 1
+        assert answer(result) == answer(first[0]) and abs(result.confidence - first[0].confidence) < 2e-3
+        assert victim.read_bytes().startswith(b"SIKV")  # stored again
+    finally:
+        third_engine.close()
+
+
+def test_preloading_a_product_list_stores_every_entry(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``python -m app.preload FILE``: the served engine writes every listed entry into the store, then
+    reports them as stored already; an engine started afterwards evaluates none of them."""
+    from app import preload
+
+    names = [p.name for p in PRODUCTS[:40]]
+    products = tmp_path / "products.txt"
+    products.write_text("\n".join([*names, "", " padded ", names[0]]) + "\n")  # blank, refused, repeated
+    monkeypatch.setenv("SHOPINTENT_CATALOG_LAYOUT", "entries")
+    monkeypatch.setenv("SHOPINTENT_ENTRY_STORE_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("SHOPINTENT_THREADS", "2")
+    assert preload.main([str(products)]) == 0
+    out = capsys.readouterr()
+    assert "40 entries: 0 were stored already, 40 stored now" in out.out and "skipped 1" in out.err
+    assert preload.main([str(products)]) == 0
+    assert "40 entries: 40 were stored already" in capsys.readouterr().out
+    backend = LlamaCppBackend(engine_config(Settings(warmup=False)))
+    backend.start()
+    try:
+        misses = metrics.ENTRY_CACHE.labels("miss")._value.get()
+        backend.classify_sync([Query("add 2 " + names[3].lower(), tuple(names[:25]))])
+        assert metrics.ENTRY_CACHE.labels("miss")._value.get() == misses
     finally:
         backend.close()

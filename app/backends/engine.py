@@ -43,6 +43,8 @@ class EngineConfig:
     cache_mb: int
     cache_slots: int
     entry_slots: int
+    entry_store_mb: int
+    entry_store_dir: Path
     max_catalog_tokens: int
     max_query_tokens: int
     max_quantity: int

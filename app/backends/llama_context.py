@@ -40,6 +40,10 @@ def _llama_log(level: int, text: bytes, _user_data: Any) -> None:
             log.log(logging.WARNING if level == 4 else logging.DEBUG, "llama.cpp: %s", message)
 
 
+def llama_cpp_version() -> str:
+    return str(llama_cpp.__version__)
+
+
 def check_gguf(path: Path) -> None:
     if not path.is_file():
         raise ModelLoadError(f"model file {path} does not exist")
@@ -209,3 +213,20 @@ class LlamaContext:
 
     def clear(self) -> None:
         llama_cpp.llama_memory_clear(self._memory, True)
+
+    # -- sequence states (entry_store) --------------------------------------------------------
+    def seq_state(self, seq: int) -> bytes:
+        """The cells of ``seq`` (positions, keys and values of every layer), as llama.cpp serializes them."""
+        size = llama_cpp.llama_state_seq_get_size(self._ctx, seq)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(self._ctx, buffer, size, seq)
+        return bytes(memoryview(buffer)[:written])
+
+    def set_seq_state(self, seq: int, state: bytes) -> bool:
+        """Write a state from ``seq_state`` into ``seq`` (in free cells, at its saved positions). False if
+        llama.cpp refused it (another model's, or no free cells); ``seq`` is then empty."""
+        buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if llama_cpp.llama_state_seq_set_data(self._ctx, buffer, len(state), seq) != len(state):
+            self.seq_rm(seq)
+            return False
+        return True

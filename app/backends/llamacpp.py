@@ -28,14 +28,16 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from app.backends import drafting
 from app.backends.base import BackendError, InputTooLarge, Query, Result
 from app.backends.drafting import Lane
 from app.backends.engine import EngineConfig, logits_rows, sequences
+from app.backends.entry_store import EntryStore, file_identity, fingerprint
 from app.backends.kv_manager import KVManager, Lease, Prefix, PrefixSlot
-from app.backends.llama_context import Entry, LlamaContext, LlamaModel
+from app.backends.llama_context import KV_TYPE, Entry, LlamaContext, LlamaModel, llama_cpp_version
 from app.backends.queued import Job, QueuedBackend
 from app.calibration import Calibrator
 from app.core import metrics
@@ -127,6 +129,7 @@ class LlamaCppBackend(QueuedBackend):
         self._context: LlamaContext | None = None
         self._kv: KVManager[_Catalog | None] | None = None
         self._header: Prefix[_Catalog | None] | None = None  # entries layout: the pinned header
+        self._store: EntryStore | None = None  # entries layout: every entry's state, on disk
         self.load_seconds = 0.0
         self._busy_since = 0.0
         self._finished_cost = 0.0
@@ -156,6 +159,16 @@ class LlamaCppBackend(QueuedBackend):
         metrics.CACHE_BOUND_BYTES.set(self.cache_tokens * self.bytes_per_token)
         metrics.CACHE_SLOTS.set(self.entry_slots if self.layout == "entries" else self.cache_slots)
         self._header_tokens = self.tokenize(ENTRY_HEADER, add_bos=True)
+        if self.layout == "entries" and self.config.entry_store_mb > 0:
+            try:
+                self._store = EntryStore(self.config.entry_store_dir, self._store_fingerprint(),
+                                         self.config.entry_store_mb * 2**20)
+            except OSError as error:  # a read-only or missing volume costs speed, not the service
+                log.error("the entry store is off: its directory is not usable",
+                          extra={"path": str(self.config.entry_store_dir), "error": str(error)})
+            else:
+                metrics.ENTRY_STORE_BOUND_BYTES.set(self._store.max_bytes)
+                metrics.ENTRY_STORE_BYTES.set(self._store.bytes)
         self._user_cue = self.tokenize(USER_CUE)
         self.grammar = Grammar.build(self.tokenize, self.max_quantity, self.no_product_bias, self.other_bias,
                                      self.config.attribute_bias, self.config.word_bias)
@@ -170,6 +183,11 @@ class LlamaCppBackend(QueuedBackend):
             "model loaded",
             extra={"model": str(self.model_path), "seconds": round(self.load_seconds, 2), "n_ctx": self.n_ctx},
         )
+
+    def _store_fingerprint(self) -> str:
+        """Everything a stored entry state depends on: the weights, the header's tokens, the KV type."""
+        return fingerprint(file_identity(self.model_path), file_identity(self.lora_path), self._header_tokens,
+                           KV_TYPE, llama_cpp_version())
 
     def close(self) -> None:
         self._stop.set()
@@ -188,6 +206,29 @@ class LlamaCppBackend(QueuedBackend):
             raise RuntimeError("the model is not loaded (call start() first)")
         return self._model.tokenize(text, add_bos)
 
+    def stored(self, entry: str) -> bool:
+        """Whether the entry store holds this entry's state (entries layout with a store only)."""
+        return self._store is not None and entry in self._store
+
+    def preload(self, entries: list[str], chunk_chars: int = 1500) -> Iterator[int]:
+        """Evaluate the entries the store lacks, through the serving path (a throwaway query against a
+        chunk of them at a time, ~``chunk_chars`` characters: well inside ``max_catalog_tokens``), so that
+        no request pays for their first evaluation. Yields how many entries each step covered (the first:
+        those stored already), for a progress bar."""
+        if self._store is None:
+            raise ValueError("preloading needs the entries layout and an entry store (entry_store_mb > 0)")
+        todo = [entry for entry in dict.fromkeys(entries) if entry not in self._store]
+        yield len(entries) - len(todo)
+        part: list[str] = []
+        for entry in [*todo, None]:
+            if part and (entry is None or sum(len(e) + 1 for e in part) + len(entry) > chunk_chars
+                         or len(part) >= self.entry_slots):
+                self.classify_sync([Query("add 1", tuple(part))], timeout_s=600)
+                yield len(part)
+                part = []
+            if entry is not None:
+                part.append(entry)
+
     def queue_depth(self) -> int:
         return self._queue.qsize() + len(self._active) + len(self._deferred)
 
@@ -196,9 +237,12 @@ class LlamaCppBackend(QueuedBackend):
         return self._kv is not None and self._kv.is_cached(catalog)
 
     def _uncached_entries(self, catalog: tuple[str, ...]) -> list[str]:
-        """The entries layout: the entries not in the cache; read on the callers' threads by ``cost``."""
-        kv = self._kv
-        return list(catalog) if kv is None else [entry for entry in catalog if not kv.is_cached((entry,))]
+        """The entries layout: the entries neither in the cache nor in the entry store (reading one back
+        costs ~0.2 ms, no model call); read on the callers' threads by ``cost``."""
+        kv, store = self._kv, self._store
+        if kv is None:
+            return list(catalog)
+        return [entry for entry in catalog if not kv.is_cached((entry,)) and (store is None or entry not in store)]
 
     def cost(self, query: Query) -> float:
         """Tokens this request will make the model evaluate: its text, the answer, and the part of the
@@ -353,12 +397,13 @@ class LlamaCppBackend(QueuedBackend):
         n_tokens = len(self._header_tokens) + sum(p.n_tokens for p in found.values()) + sum(len(t) for _, t in missing)
         if n_tokens > self.max_catalog_tokens:
             raise InputTooLarge(f"the catalog is {n_tokens} tokens for this model; the limit is {self.max_catalog_tokens}")
-        hits = len(found)
+        hits, restored = len(found), 0
         if missing:
             built = self._build_entries(header, missing, reserve=cells)
             if built is None:
                 return False
-            found.update(built)
+            found.update(built[0])
+            restored = built[1]
         prefixes = tuple(found[entry] for entry in unique)
         if any(p.evicted for p in prefixes):  # only when one catalog outgrows the cache bound
             raise InputTooLarge("the catalog's entries do not fit the entry cache; raise cache_mb")
@@ -366,7 +411,8 @@ class LlamaCppBackend(QueuedBackend):
         if not self._start(job, (header, *prefixes), products, cells, pos, query_tokens):
             return False  # retried later; the entries it evaluated are cached by then
         metrics.ENTRY_CACHE.labels("hit").inc(hits)
-        metrics.ENTRY_CACHE.labels("miss").inc(len(missing))
+        metrics.ENTRY_CACHE.labels("stored").inc(restored)
+        metrics.ENTRY_CACHE.labels("miss").inc(len(missing) - restored)
         return True
 
     def _header_prefix(self) -> Prefix[_Catalog | None] | None:
@@ -384,29 +430,49 @@ class LlamaCppBackend(QueuedBackend):
         return self._header
 
     def _build_entries(self, header: Prefix[_Catalog | None], missing: list[tuple[str, list[int]]],
-                       reserve: int) -> dict[str, Prefix[_Catalog | None]] | None:
-        """Evaluate entries into cache sequences of their own, each after a copy of the header, all at
-        the positions right after it, in as few model calls as the batch allows. None while in-flight
-        requests hold the cells (nothing is kept: the request retries)."""
+                       reserve: int) -> tuple[dict[str, Prefix[_Catalog | None]], int] | None:
+        """Bring the missing entries into cache sequences of their own: read back from the entry store
+        where it has them, else evaluated after a copy of the header, all at the positions right after
+        it, in as few model calls as the batch allows (and then stored). Returns the prefixes and how
+        many came from the store; None while in-flight requests hold the cells (nothing is kept: the
+        request retries)."""
         assert self._kv is not None and self._context is not None
-        slots: list[tuple[PrefixSlot, list[int]]] = []
+        store = self._store
+        slots: list[PrefixSlot] = []
+        evaluate: list[tuple[PrefixSlot, list[int]]] = []
         try:
             for entry, tokens in missing:
                 slot = self._kv.reserve_prefix((entry,), len(tokens), reserve)
                 if slot is None:
-                    for taken, _ in slots:
+                    for taken in slots:
                         self._kv.abandon_prefix(taken)
                     return None
+                slots.append(slot)
+                stored = store.get(entry) if store is not None else None
+                if stored is not None and stored[0] == len(tokens) and self._context.set_seq_state(slot.seq, stored[1]):
+                    continue
+                if stored is not None and store is not None:  # refused, or another tokenization: evaluate it
+                    store.discard(entry)
                 self._context.seq_cp(header.seq, slot.seq)
-                slots.append((slot, tokens))
+                evaluate.append((slot, tokens))
         except BaseException:
-            for taken, _ in slots:
+            for taken in slots:
                 self._kv.abandon_prefix(taken)
             raise
-        rows: list[Entry] = [(tok, header.n_tokens + i, (slot.seq,), False)
-                             for slot, tokens in slots for i, tok in enumerate(tokens)]
-        self._evaluate([slot for slot, _ in slots], rows, "catalog entries")
-        return {slot.key[0]: self._kv.commit_prefix(slot, None) for slot, _ in slots}
+        if evaluate:
+            rows: list[Entry] = [(tok, header.n_tokens + i, (slot.seq,), False)
+                                 for slot, tokens in evaluate for i, tok in enumerate(tokens)]
+            self._evaluate(slots, rows, "catalog entries")
+            for slot, _ in evaluate:
+                # The entry has attended to the header; from now on its sequence holds its own cells only
+                # (a request copies the header itself), which is also what the store keeps.
+                self._context.seq_rm(slot.seq, 0, header.n_tokens)
+                if store is not None:
+                    store.put(slot.key[0], slot.n_tokens, self._context.seq_state(slot.seq))
+            if store is not None:
+                metrics.ENTRY_STORE_BYTES.set(store.bytes)
+        built = {slot.key[0]: self._kv.commit_prefix(slot, None) for slot in slots}
+        return built, len(slots) - len(evaluate)
 
     def _build_prefix(self, catalog: tuple[str, ...], reserve: int) -> Prefix[_Catalog | None] | None:
         """Evaluate a catalog into a cache sequence; None while in-flight requests hold the cells."""

@@ -19,8 +19,11 @@ BATCH_SIZE = Histogram(
 )
 PREFIX_CACHE = Counter("shopintent_prefix_cache_total", "Catalog prefix cache lookups.", ["result"])
 ENTRY_CACHE = Counter(
-    "shopintent_entry_cache_total", "Catalog entry cache lookups, one per entry ('entries' layout).", ["result"]
+    "shopintent_entry_cache_total", "Catalog entry lookups, one per entry ('entries' layout): hit (in KV memory), stored (read back "
+    "from the entry store), miss (evaluated).", ["result"]
 )
+ENTRY_STORE_BYTES = Gauge("shopintent_entry_store_bytes", "Bytes of entry states in the on-disk entry store.")
+ENTRY_STORE_BOUND_BYTES = Gauge("shopintent_entry_store_bound_bytes", "Bytes the on-disk entry store may hold.")
 CACHE_BOUND_BYTES = Gauge("shopintent_cache_bound_bytes", "KV bytes the cached catalogs (or entries) may hold.")
 CACHE_USED_BYTES = Gauge("shopintent_cache_used_bytes", "KV bytes the cached catalogs (or entries) hold.")
 CACHE_SLOTS = Gauge("shopintent_cache_slots", "Catalogs (or entries) the cache may hold: one llama.cpp sequence each.")
